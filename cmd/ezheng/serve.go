@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ezheng/ezheng/internal/demo"
+	"github.com/ezheng/ezheng/internal/keys"
+	"github.com/ezheng/ezheng/internal/server"
+	"github.com/ezheng/ezheng/internal/web"
+)
+
+func serveCmd(stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run every component in one process, with a demo world on first start",
+		Args:  cobra.NoArgs,
+	}
+	addSettings(cmd.Flags(), getenv, "addr", "data", "log-level", "qr-validity")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		fs := cmd.Flags()
+		var level slog.Level
+		if err := level.UnmarshalText([]byte(getString(fs, "log-level"))); err != nil {
+			return fmt.Errorf("--log-level: %w", err)
+		}
+		qrValidity, err := getDuration(fs, "qr-validity")
+		if err != nil {
+			return fmt.Errorf("--qr-validity: %w", err)
+		}
+		logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+		return serve(cmd.Context(), stdout, logger, getString(fs, "addr"), getString(fs, "data"), getenv(masterKeyEnv), qrValidity)
+	}
+	return cmd
+}
+
+func serve(ctx context.Context, stdout io.Writer, logger *slog.Logger, addr, dataDir, masterKey string, qrValidity time.Duration) error {
+	dataDir, err := filepath.Abs(dataDir)
+	if err != nil {
+		return err
+	}
+	master, err := keys.LoadMaster(masterKey, filepath.Join(dataDir, "master.key"))
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(ctx, server.Config{DataDir: dataDir, MasterKey: master, Logger: logger, QRValidity: qrValidity})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	base := "http://" + ln.Addr().String()
+	world, created, err := demo.Seed(ctx, demo.Services{Issuer: srv.Issuer, Wallet: srv.Wallet, Verifier: srv.Verifier}, dataDir, base)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("seed demo world: %w", err)
+	}
+	logger.Info("ezheng started", "url", base, "data", dataDir, "demo_seeded", created)
+	fmt.Fprintf(stdout, "ezheng is serving on %s\n", base)
+	fmt.Fprintf(stdout, "  demo world: %s (agencies, citizen and counter with their tokens)\n", filepath.Join(dataDir, demo.FileName))
+	fmt.Fprintf(stdout, "  API:        %s/openapi.json\n", base)
+	fmt.Fprintf(stdout, "  try:        go run ./cmd/ezheng demo walk --server %s --data %s\n", world.BaseURL, dataDir)
+	return web.Serve(ctx, srv.Echo, ln, 10*time.Second)
+}

@@ -1,0 +1,201 @@
+// Package demo seeds the demo world that `ezheng serve` starts with (a root authority, three
+// agencies, one citizen, one counter) and performs the demo walk over HTTP: issue → wallet →
+// counter QR → verify.
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/ezheng/ezheng/issuer"
+	"github.com/ezheng/ezheng/verifier"
+	"github.com/ezheng/ezheng/wallet"
+)
+
+// FileName is the name of the demo world file in the data directory.
+const FileName = "demo.json"
+
+// World is what demo.json holds: everything a newcomer needs to call the API.
+type World struct {
+	BaseURL       string    `json:"base_url"`
+	RootAuthority Authority `json:"root_authority"`
+	Agencies      []Agency  `json:"agencies"`
+	Citizen       Citizen   `json:"citizen"`
+	Counter       Counter   `json:"counter"`
+}
+
+// Authority is the root authority that accredits agencies.
+type Authority struct {
+	Name string `json:"name"`
+	DID  string `json:"did"`
+}
+
+// Agency is a demo agency with its API token.
+type Agency struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	DID   string `json:"did"`
+	Type  string `json:"type"`
+	Token string `json:"token"`
+}
+
+// Citizen is the demo citizen with the bridge token of their phone app.
+type Citizen struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	DID   string `json:"did"`
+	Token string `json:"token"`
+}
+
+// Counter is the demo counter.
+type Counter struct {
+	ID       string   `json:"id"`
+	Name     string   `json:"name"`
+	Type     string   `json:"type"`
+	Disclose []string `json:"disclose"`
+}
+
+// Agency returns the demo agency issuing typ.
+func (w *World) Agency(typ string) (Agency, bool) {
+	for _, a := range w.Agencies {
+		if a.Type == typ {
+			return a, true
+		}
+	}
+	return Agency{}, false
+}
+
+// The demo world's fixed names.
+const (
+	RootAuthorityName = "City Data Bureau (root authority)"
+	CitizenName       = "Zhang San (demo citizen)"
+	CounterID         = "counter-traffic-police-1"
+)
+
+var demoAgencies = []struct{ name, typ string }{
+	{"Public Security Bureau", "DrivingLicence"},
+	{"Health Commission", "HealthCode"},
+	{"Market Regulation Administration", "BusinessLicence"},
+}
+
+// Services are the components Seed writes to.
+type Services struct {
+	Issuer   *issuer.Service
+	Wallet   *wallet.Service
+	Verifier *verifier.Service
+}
+
+// Seed makes sure the demo world exists and returns it, writing it to dataDir/demo.json (mode
+// 0600: it holds API tokens). It is idempotent: an existing, complete demo.json is reused and
+// only its base URL updated; entities that exist are never created twice, and tokens are
+// minted only when demo.json is missing. created reports whether anything was created.
+func Seed(ctx context.Context, svc Services, dataDir, baseURL string) (w *World, created bool, err error) {
+	file := filepath.Join(dataDir, FileName)
+	if w, err := Load(file); err == nil && w.complete() {
+		if w.BaseURL != baseURL {
+			w.BaseURL = baseURL
+			return w, false, write(file, w)
+		}
+		return w, false, nil
+	}
+	w = &World{BaseURL: baseURL}
+
+	root, made, err := ensureAgency(ctx, svc.Issuer, RootAuthorityName, nil)
+	if err != nil {
+		return nil, false, err
+	}
+	created = created || made
+	w.RootAuthority = Authority{Name: root.Name, DID: root.DID}
+
+	for _, d := range demoAgencies {
+		a, made, err := ensureAgency(ctx, svc.Issuer, d.name, []string{d.typ})
+		if err != nil {
+			return nil, false, err
+		}
+		created = created || made
+		tok, err := svc.Issuer.NewToken(ctx, a.ID)
+		if err != nil {
+			return nil, false, err
+		}
+		t, err := issuer.LookupType(d.typ)
+		if err != nil {
+			return nil, false, err
+		}
+		err = svc.Verifier.Accredit(ctx, verifier.Accreditation{
+			Issuer: a.DID, Type: t.VCT, AccreditedBy: root.DID,
+			From: a.CreatedAt, Until: a.CreatedAt.AddDate(10, 0, 0),
+		})
+		if err != nil {
+			return nil, false, fmt.Errorf("accredit %s: %w", a.Name, err)
+		}
+		w.Agencies = append(w.Agencies, Agency{ID: a.ID, Name: a.Name, DID: a.DID, Type: d.typ, Token: tok})
+	}
+
+	cit, err := svc.Wallet.CitizenByName(ctx, CitizenName)
+	if errors.Is(err, wallet.ErrNotFound) {
+		cit, err = svc.Wallet.CreateCitizen(ctx, CitizenName)
+		created = true
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	tok, err := svc.Wallet.NewToken(ctx, cit.ID)
+	if err != nil {
+		return nil, false, err
+	}
+	w.Citizen = Citizen{ID: cit.ID, Name: cit.Name, DID: cit.HolderDID, Token: tok}
+
+	dl, _ := issuer.LookupType("DrivingLicence")
+	counter := verifier.Counter{ID: CounterID, Name: "Traffic police counter 1", Type: dl.VCT,
+		Disclose: []string{"family_name", "given_name", "licence_class"}}
+	if err := svc.Verifier.SaveCounter(ctx, counter); err != nil {
+		return nil, false, err
+	}
+	w.Counter = Counter(counter)
+	return w, created, write(file, w)
+}
+
+func ensureAgency(ctx context.Context, svc *issuer.Service, name string, types []string) (issuer.Agency, bool, error) {
+	a, err := svc.AgencyByName(ctx, name)
+	if err == nil {
+		return a, false, nil
+	}
+	if !errors.Is(err, issuer.ErrNotFound) {
+		return a, false, err
+	}
+	a, err = svc.CreateAgency(ctx, name, types)
+	return a, err == nil, err
+}
+
+func (w *World) complete() bool {
+	return w.RootAuthority.DID != "" && len(w.Agencies) == len(demoAgencies) && w.Citizen.Token != "" && w.Counter.ID != ""
+}
+
+// Load reads a demo world file.
+func Load(file string) (*World, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var w World
+	if err := json.Unmarshal(b, &w); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return &w, nil
+}
+
+func write(file string, w *World) error {
+	b, err := json.MarshalIndent(w, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := file + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, file)
+}

@@ -1,0 +1,178 @@
+package sdjwt
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"unicode/utf8"
+)
+
+// maxDepth is the deepest nesting of JSON objects and arrays accepted anywhere in an SD-JWT:
+// the outermost object or array counts as depth 1.
+const maxDepth = 32
+
+// b64 is the encoding used for every part of an SD-JWT: base64url without padding.
+var b64 = base64.RawURLEncoding
+
+// decodeB64 decodes a base64url string strictly: only the 64 alphabet characters (no padding,
+// no white space, no line breaks) and zero unused trailing bits. Encoding/base64 on its own
+// skips CR and LF and, without Strict, ignores trailing bits, which would let two different
+// strings carry the same bytes; every string we hash or sign must have exactly one spelling.
+func decodeB64(s string) ([]byte, error) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return nil, fmt.Errorf("byte %#x at offset %d is not base64url", c, i)
+		}
+	}
+	b, err := b64.Strict().DecodeString(s)
+	if err != nil {
+		return nil, errors.New("not canonical base64url")
+	}
+	return b, nil
+}
+
+// digest returns base64url(SHA-256(s)), the digest of a Disclosure and the sd_hash of an SD-JWT.
+func digest(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return b64.EncodeToString(sum[:])
+}
+
+// decodeJSON decodes one JSON value strictly: the input must be valid UTF-8 and valid JSON with
+// nothing after the value, objects must not repeat a member name, and nesting must not exceed
+// maxDepth. Numbers are kept as json.Number so that re-encoding never turns a large integer into
+// a float. what names the decoded thing in error messages. Errors wrap ErrSyntax, or ErrTooLarge
+// for nesting that is too deep.
+func decodeJSON(data []byte, what string) (any, error) {
+	if !utf8.Valid(data) {
+		return nil, fmt.Errorf("%w: %s: invalid UTF-8", ErrSyntax, what)
+	}
+	// json.Valid checks the grammar in one pass, so the token walk below only has to look for
+	// what the grammar allows but we do not: repeated member names and deep nesting.
+	if !json.Valid(data) {
+		return nil, fmt.Errorf("%w: %s: not valid JSON", ErrSyntax, what)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	v, err := readValue(dec, 1, what)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%w: %s: data after the JSON value", ErrSyntax, what)
+	}
+	return v, nil
+}
+
+// decodeObject is decodeJSON for input that must be a JSON object.
+func decodeObject(data []byte, what string) (map[string]any, error) {
+	v, err := decodeJSON(data, what)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s: not a JSON object", ErrSyntax, what)
+	}
+	return m, nil
+}
+
+// readValue reads the next JSON value from dec, which sits at nesting depth depth.
+func readValue(dec *json.Decoder, depth int, what string) (any, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrSyntax, what, err)
+	}
+	d, ok := tok.(json.Delim)
+	if !ok {
+		return tok, nil // string, json.Number, bool or nil
+	}
+	if depth > maxDepth {
+		return nil, fmt.Errorf("%w: %s: JSON nested deeper than %d", ErrTooLarge, what, maxDepth)
+	}
+	switch d {
+	case '{':
+		m := make(map[string]any)
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return nil, fmt.Errorf("%w: %s: %v", ErrSyntax, what, err)
+			}
+			k, ok := kt.(string)
+			if !ok {
+				return nil, fmt.Errorf("%w: %s: object member name is not a string", ErrSyntax, what)
+			}
+			if _, dup := m[k]; dup {
+				return nil, fmt.Errorf("%w: %s: duplicate member name %q", ErrSyntax, what, k)
+			}
+			v, err := readValue(dec, depth+1, what)
+			if err != nil {
+				return nil, err
+			}
+			m[k] = v
+		}
+		if _, err := dec.Token(); err != nil { // the closing '}'
+			return nil, fmt.Errorf("%w: %s: %v", ErrSyntax, what, err)
+		}
+		return m, nil
+	case '[':
+		a := []any{}
+		for dec.More() {
+			v, err := readValue(dec, depth+1, what)
+			if err != nil {
+				return nil, err
+			}
+			a = append(a, v)
+		}
+		if _, err := dec.Token(); err != nil { // the closing ']'
+			return nil, fmt.Errorf("%w: %s: %v", ErrSyntax, what, err)
+		}
+		return a, nil
+	default:
+		return nil, fmt.Errorf("%w: %s: unexpected %q", ErrSyntax, what, d)
+	}
+}
+
+// encodeJSON encodes v compactly, without escaping <, > and & (the bytes are hashed and signed,
+// never embedded in HTML). Map keys come out sorted, so the result is deterministic.
+func encodeJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// findSDKeys reports the path of the first "_sd" member or "..." member found in v at any depth
+// below the top level of an object, or "" if there is none. Such members mean nested or
+// array-element selective disclosure, which this package does not support.
+func findSDKeys(v any, path string) string {
+	switch t := v.(type) {
+	case map[string]any:
+		for _, k := range slices.Sorted(maps.Keys(t)) { // sorted: the same input reports the same path
+			e := t[k]
+			p := path + "." + k
+			if k == sdKey || k == ellipsisKey {
+				return p
+			}
+			if q := findSDKeys(e, p); q != "" {
+				return q
+			}
+		}
+	case []any:
+		for i, e := range t {
+			if q := findSDKeys(e, fmt.Sprintf("%s[%d]", path, i)); q != "" {
+				return q
+			}
+		}
+	}
+	return ""
+}

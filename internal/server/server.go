@@ -1,0 +1,167 @@
+// Package server assembles every ezheng component into one process: the issuer, the wallet,
+// the mobile bridge, the verifier and the DID resolver, each on its own SQLite file under the
+// data directory, behind one echo server.
+package server
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/ezheng/ezheng/did"
+	"github.com/ezheng/ezheng/did/didhttp"
+	"github.com/ezheng/ezheng/internal/keys"
+	"github.com/ezheng/ezheng/internal/problem"
+	"github.com/ezheng/ezheng/internal/web"
+	"github.com/ezheng/ezheng/issuer"
+	"github.com/ezheng/ezheng/issuer/issuerhttp"
+	"github.com/ezheng/ezheng/issuer/issuerstore"
+	mobilebridge "github.com/ezheng/ezheng/mobile-bridge"
+	"github.com/ezheng/ezheng/verifier"
+	"github.com/ezheng/ezheng/verifier/verifierhttp"
+	"github.com/ezheng/ezheng/verifier/verifierstore"
+	"github.com/ezheng/ezheng/wallet"
+	"github.com/ezheng/ezheng/wallet/walletstore"
+)
+
+// OpenAPI is the OpenAPI 3.1 description of every endpoint the server serves.
+//
+//go:embed openapi.json
+var OpenAPI []byte
+
+// Config configures the whole server.
+type Config struct {
+	DataDir   string
+	MasterKey []byte // 32 bytes; see keys.LoadMaster
+	Logger    *slog.Logger
+	Now       func() time.Time // injected clock for all components; time.Now when nil
+	// QRValidity is how long a counter QR stays valid (wallet) and how old one may be (verifier).
+	QRValidity time.Duration
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	if c.DataDir == "" {
+		return errors.New("server: data directory is required")
+	}
+	if len(c.MasterKey) != keys.MasterKeySize {
+		return keys.ErrMasterKey
+	}
+	if c.QRValidity < 0 {
+		return errors.New("server: QR validity must not be negative")
+	}
+	return nil
+}
+
+// Server is the assembled process. Close it to release the databases.
+type Server struct {
+	Echo     *echo.Echo
+	Issuer   *issuer.Service
+	Wallet   *wallet.Service
+	Verifier *verifier.Service
+
+	issuerDB   *issuerstore.Store
+	walletDB   *walletstore.Store
+	verifierDB *verifierstore.Store
+}
+
+// Rules is every component's problem mapping, most specific first.
+func Rules() [][]problem.Rule {
+	return [][]problem.Rule{issuerhttp.Rules, mobilebridge.Rules, verifierhttp.Rules}
+}
+
+// New opens the component databases under cfg.DataDir (creating it with mode 0700) and wires
+// the services and HTTP routes.
+func New(ctx context.Context, cfg Config) (_ *Server, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	s := &Server{}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if s.issuerDB, err = issuerstore.Open(ctx, filepath.Join(cfg.DataDir, "issuer.db")); err != nil {
+		return nil, err
+	}
+	if s.walletDB, err = walletstore.Open(ctx, filepath.Join(cfg.DataDir, "wallet.db")); err != nil {
+		return nil, err
+	}
+	if s.verifierDB, err = verifierstore.Open(ctx, filepath.Join(cfg.DataDir, "verifier.db")); err != nil {
+		return nil, err
+	}
+	resolver := did.Local{}
+	issuerSealer, err := keys.NewSealer(cfg.MasterKey, "issuer")
+	if err != nil {
+		return nil, err
+	}
+	walletSealer, err := keys.NewSealer(cfg.MasterKey, "wallet")
+	if err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if s.Issuer, err = issuer.New(issuer.Config{Store: s.issuerDB, Sealer: issuerSealer, Resolver: resolver, Logger: log.With("component", "issuer"), Now: cfg.Now}); err != nil {
+		return nil, err
+	}
+	if s.Wallet, err = wallet.New(wallet.Config{Store: s.walletDB, Sealer: walletSealer, Resolver: resolver, Logger: log.With("component", "wallet"), Now: cfg.Now, QRValidity: cfg.QRValidity}); err != nil {
+		return nil, err
+	}
+	if s.Verifier, err = verifier.New(verifier.Config{Store: s.verifierDB, Resolver: resolver, Logger: log.With("component", "verifier"), Now: cfg.Now, QRMaxAge: cfg.QRValidity}); err != nil {
+		return nil, err
+	}
+
+	s.Echo = web.New(web.Config{
+		Logger:  log,
+		Mapper:  problem.NewMapper(Rules()...),
+		OpenAPI: OpenAPI,
+		Ready:   s.ready,
+	})
+	issuerhttp.Register(s.Echo, s.Issuer)
+	mobilebridge.Register(s.Echo, s.Wallet)
+	verifierhttp.Register(s.Echo, s.Verifier)
+	didhttp.Register(s.Echo, resolver)
+	return s, nil
+}
+
+func (s *Server) ready(ctx context.Context) error {
+	return errors.Join(s.issuerDB.Ping(ctx), s.walletDB.Ping(ctx), s.verifierDB.Ping(ctx))
+}
+
+// Close closes the databases.
+func (s *Server) Close() error {
+	var errs []error
+	if s.issuerDB != nil {
+		errs = append(errs, s.issuerDB.Close())
+	}
+	if s.walletDB != nil {
+		errs = append(errs, s.walletDB.Close())
+	}
+	if s.verifierDB != nil {
+		errs = append(errs, s.verifierDB.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Counts reports how many credentials the issuer and the wallet hold, for tests that assert
+// nothing was stored.
+func (s *Server) Counts(ctx context.Context) (issued, held int, err error) {
+	if issued, err = s.issuerDB.CountCredentials(ctx); err != nil {
+		return
+	}
+	held, err = s.walletDB.CountCredentials(ctx)
+	return
+}

@@ -1,0 +1,371 @@
+// Package wallet is the citizen's wallet backend: citizens with their holder keys, an
+// encrypted credential store that checks every credential before keeping it, and holder-bound
+// presentations (SD-JWT + key-binding JWT) that disclose only the claims asked for.
+package wallet
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ezheng/ezheng/did"
+	"github.com/ezheng/ezheng/internal/keys"
+	"github.com/ezheng/ezheng/internal/problem"
+	"github.com/ezheng/ezheng/internal/sdjwt"
+)
+
+// Errors of the wallet domain.
+var (
+	ErrUnauthorized      = fmt.Errorf("%w: unknown or missing citizen token", problem.ErrUnauthorized)
+	ErrNotFound          = errors.New("not found")
+	ErrInvalidCredential = errors.New("credential rejected")
+	ErrNotBound          = errors.New("credential is bound to another holder key")
+	ErrUnknownClaim      = errors.New("claim not in this credential")
+	ErrInvalidRequest    = errors.New("invalid request")
+)
+
+// Citizen is a wallet account with one holder key.
+type Citizen struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	HolderDID string    `json:"holder_did"`
+	HolderKID string    `json:"holder_kid"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Credential is a stored credential's metadata: what the wallet keeps in clear to list and
+// search. The credential itself (Raw) is sealed at rest.
+type Credential struct {
+	ID        string    `json:"id"`
+	Type      string    `json:"type"` // vct
+	Issuer    string    `json:"issuer"`
+	Format    string    `json:"format"`
+	Digest    string    `json:"digest"` // hex SHA-256 of the issued credential
+	Claims    []string  `json:"claims"` // names of the selectively disclosable claims
+	IssuedAt  time.Time `json:"issued_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	StoredAt  time.Time `json:"stored_at"`
+	Raw       string    `json:"-"`
+}
+
+// Presentation is a holder-bound presentation ready to show as a QR code.
+type Presentation struct {
+	Text      string    `json:"qr"`
+	Disclosed []string  `json:"disclosed"`
+	Audience  string    `json:"audience"`
+	IssuedAt  time.Time `json:"issued_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// Store is what the wallet needs from storage. Implementation: walletstore.
+type Store interface {
+	CreateCitizen(ctx context.Context, c Citizen, sealedKey []byte) error
+	// CitizenByName returns ErrNotFound if there is none.
+	CitizenByName(ctx context.Context, name string) (Citizen, error)
+	AddToken(ctx context.Context, citizenID string, tokenHash []byte, at time.Time) error
+	// CitizenByToken returns ErrNotFound for an unknown token hash.
+	CitizenByToken(ctx context.Context, tokenHash []byte) (Citizen, error)
+	HolderKey(ctx context.Context, citizenID string) ([]byte, error)
+	// SaveCredential stores c with its sealed raw form and returns it with created true. If
+	// the citizen already holds a credential with the same digest it stores nothing and
+	// returns that one with created false.
+	SaveCredential(ctx context.Context, citizenID string, c Credential, sealedRaw []byte) (stored Credential, created bool, err error)
+	Credentials(ctx context.Context, citizenID string) ([]Credential, error)
+	// Credential returns ErrNotFound unless the citizen holds credential id.
+	Credential(ctx context.Context, citizenID, id string) (Credential, []byte, error)
+}
+
+// Config configures the wallet service.
+type Config struct {
+	Store    Store
+	Sealer   *keys.Sealer
+	Resolver did.Resolver
+	Logger   *slog.Logger
+	Now      func() time.Time
+	// QRValidity is how long a counter presentation stays valid; 60 s when zero.
+	QRValidity time.Duration
+}
+
+// DefaultAudience is the KB-JWT audience of a counter QR made for no particular counter.
+const DefaultAudience = "urn:ezheng:counter"
+
+// Service is the wallet backend. It is safe for concurrent use.
+type Service struct {
+	store      Store
+	sealer     *keys.Sealer
+	resolver   did.Resolver
+	log        *slog.Logger
+	now        func() time.Time
+	qrValidity time.Duration
+}
+
+// New returns a Service.
+func New(cfg Config) (*Service, error) {
+	if cfg.Store == nil || cfg.Sealer == nil || cfg.Resolver == nil {
+		return nil, errors.New("wallet: Store, Sealer and Resolver are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.QRValidity == 0 {
+		cfg.QRValidity = 60 * time.Second
+	}
+	return &Service{store: cfg.Store, sealer: cfg.Sealer, resolver: cfg.Resolver, log: cfg.Logger, now: cfg.Now, qrValidity: cfg.QRValidity}, nil
+}
+
+// CreateCitizen enrols a citizen with a new P-256 holder key (the kind phones keep in
+// hardware) and its did:jwk.
+func (s *Service) CreateCitizen(ctx context.Context, name string) (Citizen, error) {
+	if strings.TrimSpace(name) == "" {
+		return Citizen{}, fmt.Errorf("%w: name is empty", ErrInvalidRequest)
+	}
+	k, err := keys.Generate(keys.ES256, nil)
+	if err != nil {
+		return Citizen{}, err
+	}
+	d, kid, err := did.NewJWK(k.Public())
+	if err != nil {
+		return Citizen{}, err
+	}
+	c := Citizen{ID: newID("cit"), Name: name, HolderDID: d, HolderKID: kid, CreatedAt: s.now().UTC().Truncate(time.Second)}
+	sealed, err := s.sealer.SealKey(k, []byte(c.ID))
+	if err != nil {
+		return Citizen{}, err
+	}
+	if err := s.store.CreateCitizen(ctx, c, sealed); err != nil {
+		return Citizen{}, fmt.Errorf("create citizen: %w", err)
+	}
+	s.log.InfoContext(ctx, "citizen enrolled", "citizen", c.ID)
+	return c, nil
+}
+
+// CitizenByName returns the citizen called name, or ErrNotFound.
+func (s *Service) CitizenByName(ctx context.Context, name string) (Citizen, error) {
+	return s.store.CitizenByName(ctx, name)
+}
+
+// NewToken mints an access token for the citizen; only its hash is stored.
+func (s *Service) NewToken(ctx context.Context, citizenID string) (string, error) {
+	tok := "ezw_" + randomString(32)
+	if err := s.store.AddToken(ctx, citizenID, hashToken(tok), s.now().UTC()); err != nil {
+		return "", err
+	}
+	return tok, nil
+}
+
+// Authenticate returns the citizen owning token, or ErrUnauthorized.
+func (s *Service) Authenticate(ctx context.Context, token string) (Citizen, error) {
+	if token == "" || len(token) > 256 {
+		return Citizen{}, ErrUnauthorized
+	}
+	c, err := s.store.CitizenByToken(ctx, hashToken(token))
+	if errors.Is(err, ErrNotFound) {
+		return Citizen{}, ErrUnauthorized
+	}
+	return c, err
+}
+
+// Receive checks an issued SD-JWT VC and stores it, sealed, in c's wallet: the issuer's
+// signature with the key its DID lists for assertions, every disclosure, that it is bound to
+// c's holder key, and that it has not expired. Storing the same credential twice returns the
+// stored one with created false. Errors: ErrInvalidCredential (with the reason), ErrNotBound; nothing is stored
+// when it fails.
+func (s *Service) Receive(ctx context.Context, c Citizen, raw string) (cred Credential, created bool, err error) {
+	raw = strings.TrimSpace(raw)
+	sd, err := sdjwt.Parse(raw)
+	if err != nil {
+		return Credential{}, false, fmt.Errorf("%w: %v", ErrInvalidCredential, err)
+	}
+	if sd.KeyBinding != "" {
+		return Credential{}, false, fmt.Errorf("%w: a presentation, not an issued credential", ErrInvalidCredential)
+	}
+	iss, _ := sd.Payload["iss"].(string)
+	kid, _ := sd.Header["kid"].(string)
+	vct, _ := sd.Payload["vct"].(string)
+	if iss == "" || kid == "" || vct == "" {
+		return Credential{}, false, fmt.Errorf("%w: iss, vct and a kid header are required", ErrInvalidCredential)
+	}
+	if typ, _ := sd.Header["typ"].(string); typ != "dc+sd-jwt" && typ != "vc+sd-jwt" {
+		return Credential{}, false, fmt.Errorf("%w: typ %q is not dc+sd-jwt", ErrInvalidCredential, typ)
+	}
+	if kidDID, _, err := did.SplitURL(kid); err != nil || kidDID.String() != iss {
+		return Credential{}, false, fmt.Errorf("%w: kid %q is not a key of issuer %q", ErrInvalidCredential, kid, iss)
+	}
+	issuerKey, err := did.ResolveKey(ctx, s.resolver, kid, did.AssertionMethod)
+	if err != nil {
+		if isResolutionFailure(err) {
+			return Credential{}, false, fmt.Errorf("%w: issuer key: %v", ErrInvalidCredential, err)
+		}
+		return Credential{}, false, err
+	}
+	claims, err := sd.VerifyIssuer(issuerKey)
+	if err != nil {
+		return Credential{}, false, fmt.Errorf("%w: %v", ErrInvalidCredential, err)
+	}
+	hk, err := sdjwt.HolderKey(claims)
+	if err != nil {
+		return Credential{}, false, fmt.Errorf("%w: %v", ErrInvalidCredential, err)
+	}
+	key, err := s.holderKey(ctx, c)
+	if err != nil {
+		return Credential{}, false, err
+	}
+	want := key.PublicJWK()
+	if !sameKey(hk, &want) {
+		return Credential{}, false, ErrNotBound
+	}
+	now := s.now().UTC()
+	iat, _ := numericDate(claims["iat"])
+	exp, ok := numericDate(claims["exp"])
+	if ok && !now.Before(exp) {
+		return Credential{}, false, fmt.Errorf("%w: expired at %s", ErrInvalidCredential, exp.Format(time.RFC3339))
+	}
+	var names []string
+	for _, d := range sd.Disclosures {
+		names = append(names, d.Name)
+	}
+	sort.Strings(names)
+	sum := sha256.Sum256([]byte(raw))
+	cr := Credential{
+		ID: newID("wc"), Type: vct, Issuer: iss, Format: "dc+sd-jwt", Digest: hex.EncodeToString(sum[:]),
+		Claims: names, IssuedAt: iat, ExpiresAt: exp, StoredAt: now.Truncate(time.Second),
+	}
+	stored, created, err := s.store.SaveCredential(ctx, c.ID, cr, s.sealer.Seal([]byte(raw), sealAAD(c.ID, cr.ID)))
+	if err != nil {
+		return Credential{}, false, fmt.Errorf("save credential: %w", err)
+	}
+	if created {
+		s.log.InfoContext(ctx, "credential received", "citizen", c.ID, "credential", cr.ID, "type", vct)
+	}
+	return stored, created, nil
+}
+
+// Credentials lists c's credentials (metadata only).
+func (s *Service) Credentials(ctx context.Context, c Citizen) ([]Credential, error) {
+	return s.store.Credentials(ctx, c.ID)
+}
+
+// Credential returns one of c's credentials with its raw form, or ErrNotFound.
+func (s *Service) Credential(ctx context.Context, c Citizen, id string) (Credential, error) {
+	cr, sealed, err := s.store.Credential(ctx, c.ID, id)
+	if err != nil {
+		return Credential{}, err
+	}
+	b, err := s.sealer.Open(sealed, sealAAD(c.ID, cr.ID))
+	if err != nil {
+		return Credential{}, fmt.Errorf("open credential %s: %w", cr.ID, err)
+	}
+	cr.Raw = string(b)
+	return cr, nil
+}
+
+// Present makes a counter presentation of credential id: the SD-JWT with only the claims in
+// disclose, and a key-binding JWT signed with c's holder key (aud = audience or
+// DefaultAudience, a fresh random nonce, iat = now). It is valid for the configured QR
+// validity. Errors: ErrNotFound, ErrUnknownClaim, ErrInvalidRequest.
+func (s *Service) Present(ctx context.Context, c Citizen, id string, disclose []string, audience string) (Presentation, error) {
+	if len(disclose) == 0 {
+		return Presentation{}, fmt.Errorf("%w: say which claims to disclose", ErrInvalidRequest)
+	}
+	if audience == "" {
+		audience = DefaultAudience
+	}
+	if len(audience) > 256 {
+		return Presentation{}, fmt.Errorf("%w: audience longer than 256 bytes", ErrInvalidRequest)
+	}
+	cr, err := s.Credential(ctx, c, id)
+	if err != nil {
+		return Presentation{}, err
+	}
+	have := map[string]bool{}
+	for _, n := range cr.Claims {
+		have[n] = true
+	}
+	for _, n := range disclose {
+		if !have[n] {
+			return Presentation{}, fmt.Errorf("%w: %q", ErrUnknownClaim, n)
+		}
+	}
+	key, err := s.holderKey(ctx, c)
+	if err != nil {
+		return Presentation{}, err
+	}
+	signer, err := sdjwt.NewSigner(key.Signer(), "kb+jwt", "")
+	if err != nil {
+		return Presentation{}, err
+	}
+	now := s.now().UTC().Truncate(time.Second)
+	text, err := sdjwt.Present(cr.Raw, disclose, signer, audience, randomString(12), now)
+	if err != nil {
+		return Presentation{}, fmt.Errorf("present: %w", err)
+	}
+	return Presentation{Text: text, Disclosed: disclose, Audience: audience, IssuedAt: now, ExpiresAt: now.Add(s.qrValidity)}, nil
+}
+
+func (s *Service) holderKey(ctx context.Context, c Citizen) (*keys.Key, error) {
+	sealed, err := s.store.HolderKey(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	k, err := s.sealer.OpenKey(sealed, []byte(c.ID))
+	if err != nil {
+		return nil, fmt.Errorf("open holder key: %w", err)
+	}
+	return k, nil
+}
+
+func isResolutionFailure(err error) bool {
+	return errors.Is(err, did.ErrInvalidDID) || errors.Is(err, did.ErrMethodNotSupported) ||
+		errors.Is(err, did.ErrNotFound) || errors.Is(err, did.ErrKeyNotFound)
+}
+
+func sameKey(a, b interface {
+	Thumbprint(crypto.Hash) ([]byte, error)
+}) bool {
+	ta, err1 := a.Thumbprint(crypto.SHA256)
+	tb, err2 := b.Thumbprint(crypto.SHA256)
+	return err1 == nil && err2 == nil && string(ta) == string(tb)
+}
+
+// numericDate reads a JWT NumericDate from decoded JSON.
+func numericDate(v any) (time.Time, bool) {
+	switch n := v.(type) {
+	case interface{ Int64() (int64, error) }:
+		i, err := n.Int64()
+		return time.Unix(i, 0).UTC(), err == nil
+	case float64:
+		return time.Unix(int64(n), 0).UTC(), true
+	case int64:
+		return time.Unix(n, 0).UTC(), true
+	}
+	return time.Time{}, false
+}
+
+func sealAAD(citizenID, credID string) []byte { return []byte(citizenID + "/" + credID) }
+
+func hashToken(tok string) []byte {
+	sum := sha256.Sum256([]byte(tok))
+	return sum[:]
+}
+
+func newID(prefix string) string { return prefix + "_" + randomString(16) }
+
+func randomString(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("wallet: no randomness: " + err.Error())
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
