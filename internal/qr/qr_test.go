@@ -68,6 +68,43 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// TestRoundTripMany round-trips SD-JWT-like payloads of every size, alone and inside a
+// larger "screenshot", because gozxing's detector fails on some specific codes (see Decode).
+func TestRoundTripMany(t *testing.T) {
+	t.Parallel()
+	const b64url = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~"
+	for n := 100; n <= 2300; n += 100 {
+		for seed := range uint64(3) {
+			s := text(n, b64url, seed*7919+uint64(n))
+			b, _, err := qr.Encode(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := qr.Decode(b); err != nil || got != s {
+				t.Errorf("%d bytes, seed %d: Decode = %d bytes, %v", n, seed, len(got), err)
+			}
+			if got, err := qr.Decode(screenshot(t, b)); err != nil || got != s {
+				t.Errorf("%d bytes, seed %d, in a screenshot: Decode = %d bytes, %v", n, seed, len(got), err)
+			}
+		}
+	}
+}
+
+// screenshot places the code of PNG b below a dark title bar on a larger white page.
+func screenshot(t *testing.T, b []byte) []byte {
+	t.Helper()
+	code, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := code.Bounds()
+	page := image.NewGray(image.Rect(0, 0, r.Dx()+300, r.Dy()+500))
+	draw.Draw(page, page.Bounds(), image.White, image.Point{}, draw.Src)
+	draw.Draw(page, image.Rect(0, 0, page.Bounds().Dx(), 60), image.Black, image.Point{}, draw.Src)
+	draw.Draw(page, r.Add(image.Pt(150, 200)), code, image.Point{}, draw.Src)
+	return encodePNG(t, page)
+}
+
 // checkGeometry checks that the PNG holds a symbol of the given version plus the quiet
 // zone, with every module a whole number of pixels, at least 4.
 func checkGeometry(t *testing.T, b []byte, version int) {
@@ -241,6 +278,47 @@ func FuzzDecode(f *testing.F) {
 		}
 		if err != nil && got != "" {
 			t.Fatalf("Decode returned text %q with error %v", got, err)
+		}
+	})
+}
+
+// FuzzDecodePixels feeds arbitrary pixels to the QR detector and decoder: most inputs to
+// FuzzDecode stop at the PNG checksum. The first byte sets the width; the rest are grey levels.
+func FuzzDecodePixels(f *testing.F) {
+	b, _, err := qr.Encode("HC1:6BF+70790T9WJWG.FKY*4GO0")
+	if err != nil {
+		f.Fatal(err)
+	}
+	code, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		f.Fatal(err)
+	}
+	// The code at one pixel per module (its PNG uses at least 4).
+	modules := code.Bounds().Dx() / 9
+	seed := []byte{byte(modules)}
+	for y := 0; y < modules; y++ {
+		for x := 0; x < modules; x++ {
+			r, _, _, _ := code.At(x*9, y*9).RGBA()
+			seed = append(seed, byte(r>>8))
+		}
+	}
+	f.Add(seed)
+	f.Add([]byte{3, 0, 255, 0, 255, 0, 255, 0, 255, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) < 2 {
+			return
+		}
+		w := max(1, int(data[0]))
+		pix := data[1:]
+		h := max(1, len(pix)/w)
+		m := image.NewGray(image.Rect(0, 0, w, h))
+		copy(m.Pix, pix)
+		var buf bytes.Buffer
+		if err := png.Encode(&buf, m); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := qr.Decode(buf.Bytes()); err != nil && !errors.Is(err, qr.ErrNoCode) {
+			t.Fatalf("Decode of a valid PNG = %v, want nil or ErrNoCode", err)
 		}
 	})
 }

@@ -42,7 +42,7 @@ func (c *clock) Add(d time.Duration) {
 // fixture is a real server (SQLite in a temp dir, HTTP on 127.0.0.1) with the demo world and
 // a holder key the test controls, so it can build presentations of its own.
 type fixture struct {
-	t         *testing.T
+	t         testing.TB
 	srv       *server.Server
 	url       string
 	world     *demo.World
@@ -51,7 +51,7 @@ type fixture struct {
 	holderDID string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	clk := &clock{now: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}
@@ -196,7 +196,7 @@ func (f *fixture) counts() (issued, held int) {
 	return issued, held
 }
 
-func mustSigner(t *testing.T, k crypto.Signer, typ, kid string) jose.Signer {
+func mustSigner(t testing.TB, k crypto.Signer, typ, kid string) jose.Signer {
 	t.Helper()
 	s, err := sdjwt.NewSigner(k, typ, kid)
 	if err != nil {
@@ -223,7 +223,7 @@ func blankPNG() []byte {
 }
 
 // rogueIssuer signs an SD-JWT VC for holder with a did:key nobody accredited.
-func rogueIssuer(t *testing.T, holder *keys.Key) string {
+func rogueIssuer(t testing.TB, holder *keys.Key) string {
 	t.Helper()
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	d, kid, _ := did.NewKey(priv.Public())

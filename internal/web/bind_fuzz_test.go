@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -151,4 +152,25 @@ func (o *oracle) str() string {
 		panic(err) // json.Valid accepted the document
 	}
 	return s
+}
+
+// BenchmarkCheckJSON measures the strict check on a body near the default 1 MiB limit.
+func BenchmarkCheckJSON(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString(`{"rows":[`)
+	for i := 0; sb.Len() < 1<<20-200; i++ {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		fmt.Fprintf(&sb, `{"id":%d,"given_name":"Wei","family_name":"Li","birthdate":"1990-01-01","licence":{"class":"C1","points":12}}`, i)
+	}
+	sb.WriteString(`]}`)
+	data := []byte(sb.String())
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := checkJSON(data); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -708,3 +708,20 @@ func TestServeListenerError(t *testing.T) {
 		t.Error("Serve on a closed listener returned nil")
 	}
 }
+
+func TestFaultAfterClientLeftIs499(t *testing.T) {
+	t.Parallel()
+	e, logs := newTestServer(t, web.Config{})
+	e.GET("/interrupted", func(c echo.Context) error { return errors.New("sqlite: interrupted") })
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := httptest.NewRequest(http.MethodGet, "/interrupted", nil).WithContext(ctx)
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, req)
+	if rec.Code != problem.StatusClientClosedRequest {
+		t.Errorf("status = %d, want 499", rec.Code)
+	}
+	if recs := logs.records(t, "http error"); len(recs) != 1 || recs[0]["level"] != "DEBUG" {
+		t.Errorf("client-gone fault not logged quietly: %s", logs)
+	}
+}

@@ -1,0 +1,108 @@
+package server_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"testing"
+
+	"github.com/ezheng/ezheng/issuer"
+	"github.com/ezheng/ezheng/verifier"
+	"github.com/ezheng/ezheng/wallet"
+)
+
+// benchFixture is the real server (SQLite, real keys) with one credential in the demo wallet.
+func benchFixture(b *testing.B) (*fixture, wallet.Citizen, string) {
+	b.Helper()
+	f := newFixture(b)
+	ctx := context.Background()
+	cit, err := f.srv.Wallet.Authenticate(ctx, f.world.Citizen.Token)
+	if err != nil {
+		b.Fatal(err)
+	}
+	issued := f.issue("DrivingLicence", f.world.Citizen.DID, licence)
+	cr, _, err := f.srv.Wallet.Receive(ctx, cit, issued)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return f, cit, cr.ID
+}
+
+// BenchmarkVerifyCounterQR is the verifier's work for one scanned counter QR (3 claims,
+// holder-bound): parse, resolve the issuer's did:key, two signature checks, disclosures,
+// validity, accreditation lookup in SQLite. Compare with BenchmarkEd25519Verify: the floor is
+// one Ed25519 verify (issuer) plus one P-256 verify (holder key).
+func BenchmarkVerifyCounterQR(b *testing.B) {
+	f, cit, id := benchFixture(b)
+	ctx := context.Background()
+	p, err := f.srv.Wallet.Present(ctx, cit, id, counterClaims, f.world.Counter.ID)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		res, err := f.srv.Verifier.Verify(ctx, p.Text, verifier.Options{Counter: f.world.Counter.ID})
+		if err != nil || !res.Valid {
+			b.Fatalf("verify: %v %v", err, res.Failed())
+		}
+	}
+}
+
+// BenchmarkPresentCounterQR is the wallet's work for one counter QR: open the sealed
+// credential and holder key, select disclosures, sign the KB-JWT (P-256).
+func BenchmarkPresentCounterQR(b *testing.B) {
+	f, cit, id := benchFixture(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := f.srv.Wallet.Present(ctx, cit, id, counterClaims, f.world.Counter.ID); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkIssueDrivingLicence is one issuance through the service (no HTTP): validate,
+// resolve the holder DID, open the agency key, sign the SD-JWT VC (7 disclosures), seal and
+// store in SQLite. Compare with BenchmarkEd25519Sign.
+func BenchmarkIssueDrivingLicence(b *testing.B) {
+	f, _, _ := benchFixture(b)
+	ctx := context.Background()
+	a, err := f.srv.Issuer.Authenticate(ctx, f.token("DrivingLicence"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := issueRequest(f.world.Citizen.DID)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := f.srv.Issuer.Issue(ctx, a, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEd25519Sign and BenchmarkEd25519Verify are the bare standard-library limits
+// measured in the same run, for the ratios in BENCHMARKS.md.
+func BenchmarkEd25519Sign(b *testing.B) {
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	msg := sha256.Sum256([]byte("ezheng"))
+	for b.Loop() {
+		ed25519.Sign(priv, msg[:])
+	}
+}
+
+func BenchmarkEd25519Verify(b *testing.B) {
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	msg := sha256.Sum256([]byte("ezheng"))
+	sig := ed25519.Sign(priv, msg[:])
+	for b.Loop() {
+		if !ed25519.Verify(pub, msg[:], sig) {
+			b.Fatal("verify failed")
+		}
+	}
+}
+
+func issueRequest(holder string) issuer.IssueRequest {
+	return issuer.IssueRequest{Type: "DrivingLicence", Holder: holder, Claims: licence}
+}
