@@ -73,6 +73,7 @@ func TestBind(t *testing.T) {
 		{name: "trailing garbage", body: `{"name":"x"} x`, contentType: ct, wantErr: problem.ErrMalformed, wantDetail: "unexpected data after the JSON value"},
 		{name: "second value", body: `{"name":"x"}{"name":"y"}`, contentType: ct, wantErr: problem.ErrMalformed, wantDetail: "unexpected data after the JSON value"},
 		{name: "wrong type", body: `{"count":"many"}`, contentType: ct, wantErr: problem.ErrMalformed, wantDetail: `field "count": expected an integer in range, got string`},
+		{name: "number out of range", body: `{"count":1E700}`, contentType: ct, wantErr: problem.ErrMalformed, wantDetail: `field "count": expected an integer in range, got number 1E700`},
 		{name: "wrong nested type", body: `{"inner":{"X":"1"}}`, contentType: ct, wantErr: problem.ErrMalformed, wantDetail: `field "inner.X"`},
 		{name: "not an object", body: `[1,2]`, contentType: ct, wantErr: problem.ErrMalformed, wantDetail: "request body: expected an object, got array"},
 		{name: "bad time value", body: `{"when":"yesterday"}`, contentType: ct, wantErr: problem.ErrMalformed, wantDetail: "invalid value"},

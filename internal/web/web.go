@@ -8,7 +8,7 @@
 // them; ErrorHandler maps each error once, through a problem.Mapper.
 //
 //	e := web.New(web.Config{Logger: logger, Mapper: problem.NewMapper(issuerhttp.Rules)})
-//	issuerhttp.Mount(e, svc)
+//	issuerhttp.Register(e, svc)
 //	err := web.Serve(ctx, e, ln, 10*time.Second)
 package web
 
