@@ -122,3 +122,20 @@ func FuzzParse(f *testing.F) {
 		_, _ = Local{}.Resolve(context.Background(), s) // must not panic
 	})
 }
+
+func TestMethods(t *testing.T) {
+	ctx := context.Background()
+	m := Methods{"key": Local{}}
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	dk, _, _ := NewKey(priv.Public())
+	if _, err := m.Resolve(ctx, dk); err != nil {
+		t.Fatalf("did:key through Methods: %v", err)
+	}
+	dj, _, _ := NewJWK(priv.Public())
+	if _, err := m.Resolve(ctx, dj); !errors.Is(err, ErrMethodNotSupported) {
+		t.Fatalf("did:jwk not configured: err = %v", err)
+	}
+	if _, err := m.Resolve(ctx, "nope"); !errors.Is(err, ErrInvalidDID) {
+		t.Fatalf("bad DID: err = %v", err)
+	}
+}

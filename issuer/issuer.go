@@ -15,7 +15,10 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/ezheng/ezheng/did"
+	"github.com/ezheng/ezheng/did/ledger"
 	"github.com/ezheng/ezheng/internal/keys"
 	"github.com/ezheng/ezheng/internal/problem"
 	"github.com/ezheng/ezheng/internal/sdjwt"
@@ -49,7 +52,13 @@ type Agency struct {
 	DID       string    `json:"did"`
 	KID       string    `json:"kid"`
 	Types     []string  `json:"types"`
+	Root      bool      `json:"root_authority,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
+}
+
+// AgencySecrets are an agency's sealed private keys.
+type AgencySecrets struct {
+	Signing, Update, Recovery []byte
 }
 
 // Credential is an issued credential as the issuer keeps it.
@@ -78,16 +87,23 @@ type IssueRequest struct {
 
 // Store is what the issuer needs from storage. Implementations: issuerstore.
 type Store interface {
-	// CreateAgency saves a new agency with its sealed signing key.
-	CreateAgency(ctx context.Context, a Agency, sealedKey []byte) error
-	// AgencyByName returns ErrNotFound if there is none.
+	// CreateAgency saves a new agency with its sealed keys.
+	CreateAgency(ctx context.Context, a Agency, secrets AgencySecrets) error
+	// DeleteAgency removes an agency that has issued nothing (its DID was refused).
+	DeleteAgency(ctx context.Context, id string) error
+	// Agency and AgencyByName return ErrNotFound if there is none.
+	Agency(ctx context.Context, id string) (Agency, error)
 	AgencyByName(ctx context.Context, name string) (Agency, error)
+	// RootAuthority returns the root authority agency, or ErrNotFound.
+	RootAuthority(ctx context.Context) (Agency, error)
+	// Secrets returns the agency's sealed keys.
+	Secrets(ctx context.Context, agencyID string) (AgencySecrets, error)
+	// NextSeq increments and returns the agency's operation sequence number.
+	NextSeq(ctx context.Context, agencyID string) (uint64, error)
 	// AddToken stores the hash of a new API token for the agency.
 	AddToken(ctx context.Context, agencyID string, tokenHash []byte, at time.Time) error
 	// AgencyByToken returns the agency owning the token hash, or ErrNotFound.
 	AgencyByToken(ctx context.Context, tokenHash []byte) (Agency, error)
-	// SigningKey returns the agency's sealed key.
-	SigningKey(ctx context.Context, agencyID string) ([]byte, error)
 	// SaveCredential stores c, its raw form sealed, its idempotency key ("" for none) and
 	// request hash. If the agency already used the key it stores nothing and returns
 	// ErrIdempotencyConflict.
@@ -102,25 +118,37 @@ type Store interface {
 // Config configures the issuer service.
 type Config struct {
 	Store    Store
+	Anchors  AnchorStore
 	Sealer   *keys.Sealer
 	Resolver did.Resolver
-	Logger   *slog.Logger
-	Now      func() time.Time // injected clock; time.Now when nil
+	// Ledger is the DID ledger agencies live on; nil only for a bootstrap service that makes
+	// the root authority before the ledger exists (CreateAuthority).
+	Ledger Ledger
+	// LedgerKey verifies the ledger's checkpoints (receipts are checked before they are kept).
+	LedgerKey note.Verifier
+	Logger    *slog.Logger
+	Now       func() time.Time // injected clock; time.Now when nil
 }
 
 // Service issues credentials. It is safe for concurrent use.
 type Service struct {
-	store    Store
-	sealer   *keys.Sealer
-	resolver did.Resolver
-	log      *slog.Logger
-	now      func() time.Time
+	store     Store
+	anchors   AnchorStore
+	sealer    *keys.Sealer
+	resolver  did.Resolver
+	ledger    Ledger
+	ledgerKey note.Verifier
+	log       *slog.Logger
+	now       func() time.Time
 }
 
 // New returns a Service.
 func New(cfg Config) (*Service, error) {
-	if cfg.Store == nil || cfg.Sealer == nil || cfg.Resolver == nil {
-		return nil, errors.New("issuer: Store, Sealer and Resolver are required")
+	if cfg.Store == nil || cfg.Sealer == nil || cfg.Resolver == nil || cfg.Anchors == nil {
+		return nil, errors.New("issuer: Store, Anchors, Sealer and Resolver are required")
+	}
+	if cfg.Ledger != nil && cfg.LedgerKey == nil {
+		return nil, errors.New("issuer: LedgerKey is required with a Ledger")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -128,38 +156,161 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{store: cfg.Store, sealer: cfg.Sealer, resolver: cfg.Resolver, log: cfg.Logger, now: cfg.Now}, nil
+	return &Service{store: cfg.Store, anchors: cfg.Anchors, sealer: cfg.Sealer, resolver: cfg.Resolver,
+		ledger: cfg.Ledger, ledgerKey: cfg.LedgerKey, log: cfg.Logger, now: cfg.Now}, nil
 }
 
-// CreateAgency makes a new agency allowed to issue types, with a fresh Ed25519 key and its
-// did:key. It returns ErrUnknownType for an unknown type.
-func (s *Service) CreateAgency(ctx context.Context, name string, types []string) (Agency, error) {
+// agencyKeys are an agency's three keys: the signing key its DID document lists as
+// #key-1 (assertionMethod), and the update and recovery keys that control the DID.
+type agencyKeys struct {
+	signing, update, recovery *keys.Key
+}
+
+func newAgencyKeys() (agencyKeys, error) {
+	var k agencyKeys
+	var err error
+	for _, p := range []**keys.Key{&k.signing, &k.update, &k.recovery} {
+		if *p, err = keys.Generate(keys.EdDSA, nil); err != nil {
+			return k, err
+		}
+	}
+	return k, nil
+}
+
+// newDID signs the create operation of an agency's did:ez with its keys.
+func (k agencyKeys) createOp() (did, op string, err error) {
+	create, err := ledger.NewCreate(ledger.NewDocument(k.signing.Public()), k.update.Public(), k.recovery.Public())
+	if err != nil {
+		return "", "", err
+	}
+	op, err = ledger.SignOp(create, k.update.Signer(), "")
+	if err != nil {
+		return "", "", err
+	}
+	return ledger.DIDOf(create), op, nil
+}
+
+func (s *Service) saveAgency(ctx context.Context, name string, types []string, root bool) (Agency, string, error) {
 	if strings.TrimSpace(name) == "" {
-		return Agency{}, fmt.Errorf("%w: agency name is empty", ErrInvalidRequest)
+		return Agency{}, "", fmt.Errorf("%w: agency name is empty", ErrInvalidRequest)
 	}
 	for _, t := range types {
 		if _, err := LookupType(t); err != nil {
-			return Agency{}, err
+			return Agency{}, "", err
 		}
 	}
-	k, err := keys.Generate(keys.EdDSA, nil)
+	k, err := newAgencyKeys()
+	if err != nil {
+		return Agency{}, "", err
+	}
+	d, op, err := k.createOp()
+	if err != nil {
+		return Agency{}, "", err
+	}
+	a := Agency{ID: newID("ag"), Name: name, DID: d, KID: d + "#key-1", Types: types, Root: root, CreatedAt: s.now().UTC().Truncate(time.Second)}
+	aad := []byte(a.ID)
+	var sealed [3][]byte
+	for i, key := range []*keys.Key{k.signing, k.update, k.recovery} {
+		if sealed[i], err = s.sealer.SealKey(key, append(aad, byte('0'+i))); err != nil {
+			return Agency{}, "", err
+		}
+	}
+	if err := s.store.CreateAgency(ctx, a, AgencySecrets{Signing: sealed[0], Update: sealed[1], Recovery: sealed[2]}); err != nil {
+		return Agency{}, "", fmt.Errorf("create agency: %w", err)
+	}
+	return a, op, nil
+}
+
+// CreateAuthority makes the root authority: an agency whose did:ez create operation is not
+// submitted but returned, to be written into the ledger's genesis. It accredits the other
+// agencies (Accredit). It needs no ledger.
+func (s *Service) CreateAuthority(ctx context.Context, name string) (Agency, string, error) {
+	a, op, err := s.saveAgency(ctx, name, nil, true)
+	if err != nil {
+		return Agency{}, "", err
+	}
+	s.log.InfoContext(ctx, "root authority created", "agency", a.ID, "did", a.DID)
+	return a, op, nil
+}
+
+// CreateAgency makes a new agency allowed to issue types: fresh Ed25519 signing, update and
+// recovery keys, and a did:ez created on the ledger. It returns ErrUnknownType for an unknown
+// type and ErrLedgerRejected if the ledger refuses the DID.
+func (s *Service) CreateAgency(ctx context.Context, name string, types []string) (Agency, error) {
+	if s.ledger == nil {
+		return Agency{}, errors.New("issuer: no ledger configured")
+	}
+	a, op, err := s.saveAgency(ctx, name, types, false)
 	if err != nil {
 		return Agency{}, err
 	}
-	d, kid, err := did.NewKey(k.Public())
-	if err != nil {
-		return Agency{}, err
-	}
-	a := Agency{ID: newID("ag"), Name: name, DID: d, KID: kid, Types: types, CreatedAt: s.now().UTC().Truncate(time.Second)}
-	sealed, err := s.sealer.SealKey(k, []byte(a.ID))
-	if err != nil {
-		return Agency{}, err
-	}
-	if err := s.store.CreateAgency(ctx, a, sealed); err != nil {
-		return Agency{}, fmt.Errorf("create agency: %w", err)
+	if err := s.submit(ctx, op); err != nil {
+		if derr := s.store.DeleteAgency(ctx, a.ID); derr != nil {
+			s.log.ErrorContext(ctx, "agency left without a DID", "agency", a.ID, "err", derr)
+		}
+		return Agency{}, fmt.Errorf("create %s: %w", a.DID, err)
 	}
 	s.log.InfoContext(ctx, "agency created", "agency", a.ID, "did", a.DID)
 	return a, nil
+}
+
+// Accredit has the root authority accredit issuer (a DID) for the credential types (vct
+// values) in [from, until), on the ledger. Errors: ErrForbidden unless root is the root
+// authority, ErrLedgerRejected.
+func (s *Service) Accredit(ctx context.Context, root Agency, issuerDID string, vcts []string, from, until time.Time) error {
+	if !root.Root {
+		return fmt.Errorf("%w: only the root authority accredits", ErrTypeNotAllowed)
+	}
+	if s.ledger == nil {
+		return errors.New("issuer: no ledger configured")
+	}
+	_, key, err := s.agencyKey(ctx, root.ID)
+	if err != nil {
+		return err
+	}
+	seq, err := s.store.NextSeq(ctx, root.ID)
+	if err != nil {
+		return err
+	}
+	op, err := ledger.SignOp(ledger.NewAccredit(issuerDID, vcts, from, until, seq), key.Signer(), root.KID)
+	if err != nil {
+		return err
+	}
+	return s.submit(ctx, op)
+}
+
+// submit sends op to the ledger and turns a rejection into ErrLedgerRejected.
+func (s *Service) submit(ctx context.Context, op string) error {
+	res, err := s.ledger.Submit(ctx, op)
+	if err != nil {
+		return err
+	}
+	if !res.OK() {
+		return fmt.Errorf("%w: %s: %s", ErrLedgerRejected, res.Code, res.Reason)
+	}
+	return nil
+}
+
+// agencyKey returns the agency and its signing key.
+func (s *Service) agencyKey(ctx context.Context, agencyID string) (Agency, *keys.Key, error) {
+	a, err := s.store.Agency(ctx, agencyID)
+	if err != nil {
+		return Agency{}, nil, err
+	}
+	sec, err := s.store.Secrets(ctx, agencyID)
+	if err != nil {
+		return Agency{}, nil, err
+	}
+	k, err := s.sealer.OpenKey(sec.Signing, append([]byte(agencyID), '0'))
+	if err != nil {
+		return Agency{}, nil, fmt.Errorf("open agency key: %w", err)
+	}
+	return a, k, nil
+}
+
+// RootAuthority returns the root authority (made by CreateAuthority), or ErrNotFound.
+func (s *Service) RootAuthority(ctx context.Context) (Agency, error) {
+	return s.store.RootAuthority(ctx)
 }
 
 // AgencyByName returns the agency called name, or ErrNotFound.
@@ -232,13 +383,9 @@ func (s *Service) Issue(ctx context.Context, a Agency, req IssueRequest) (c Cred
 		}
 		return Credential{}, false, err
 	}
-	sealedKey, err := s.store.SigningKey(ctx, a.ID)
+	_, key, err := s.agencyKey(ctx, a.ID)
 	if err != nil {
 		return Credential{}, false, err
-	}
-	key, err := s.sealer.OpenKey(sealedKey, []byte(a.ID))
-	if err != nil {
-		return Credential{}, false, fmt.Errorf("open agency key: %w", err)
 	}
 	now := s.now().UTC().Truncate(time.Second)
 	c = Credential{

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ezheng/ezheng/did"
+	"github.com/ezheng/ezheng/did/ledger"
 	"github.com/ezheng/ezheng/internal/sdjwt"
 )
 
@@ -64,15 +65,6 @@ func (r Result) Failed() []string {
 	return f
 }
 
-// Accreditation says that Issuer may issue credentials of Type (a vct) in [From, Until).
-type Accreditation struct {
-	Issuer       string    `json:"issuer"`
-	Type         string    `json:"type"`
-	AccreditedBy string    `json:"accredited_by"`
-	From         time.Time `json:"from"`
-	Until        time.Time `json:"until"`
-}
-
 // Counter is a service counter that scans QR codes.
 type Counter struct {
 	ID       string   `json:"id"`
@@ -81,11 +73,15 @@ type Counter struct {
 	Disclose []string `json:"disclose"` // the claims it needs
 }
 
+// Trust is where the verifier learns which issuers are accredited: the DID ledger.
+type Trust interface {
+	// Accreditation returns the accreditation of issuer for vct in force at at, or an error
+	// wrapping ledger.ErrNotAccredited. Other errors are faults.
+	Accreditation(ctx context.Context, issuer, vct string, at time.Time) (ledger.Accreditation, error)
+}
+
 // Store is what the verifier needs from storage. Implementation: verifierstore.
 type Store interface {
-	SaveAccreditation(ctx context.Context, a Accreditation) error
-	// Accreditation returns the accreditation of issuer for typ in force at t, or ErrNotFound.
-	Accreditation(ctx context.Context, issuer, typ string, at time.Time) (Accreditation, error)
 	SaveCounter(ctx context.Context, c Counter) error
 	// Counter returns ErrNotFound for an unknown id.
 	Counter(ctx context.Context, id string) (Counter, error)
@@ -96,6 +92,7 @@ type Store interface {
 // Config configures the verifier service.
 type Config struct {
 	Store    Store
+	Trust    Trust
 	Resolver did.Resolver
 	Logger   *slog.Logger
 	Now      func() time.Time
@@ -108,6 +105,7 @@ type Config struct {
 // Service verifies presentations. It is safe for concurrent use.
 type Service struct {
 	store    Store
+	trust    Trust
 	resolver did.Resolver
 	log      *slog.Logger
 	now      func() time.Time
@@ -117,8 +115,8 @@ type Service struct {
 
 // New returns a Service.
 func New(cfg Config) (*Service, error) {
-	if cfg.Store == nil || cfg.Resolver == nil {
-		return nil, errors.New("verifier: Store and Resolver are required")
+	if cfg.Store == nil || cfg.Resolver == nil || cfg.Trust == nil {
+		return nil, errors.New("verifier: Store, Trust and Resolver are required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -132,15 +130,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Skew == 0 {
 		cfg.Skew = 30 * time.Second
 	}
-	return &Service{store: cfg.Store, resolver: cfg.Resolver, log: cfg.Logger, now: cfg.Now, maxAge: cfg.QRMaxAge, skew: cfg.Skew}, nil
-}
-
-// Accredit records that a root authority accredited an issuer for a credential type.
-func (s *Service) Accredit(ctx context.Context, a Accreditation) error {
-	if a.Issuer == "" || a.Type == "" || a.AccreditedBy == "" || !a.Until.After(a.From) {
-		return fmt.Errorf("%w: accreditation needs issuer, type, authority and a period", ErrInvalidRequest)
-	}
-	return s.store.SaveAccreditation(ctx, a)
+	return &Service{store: cfg.Store, trust: cfg.Trust, resolver: cfg.Resolver, log: cfg.Logger, now: cfg.Now, maxAge: cfg.QRMaxAge, skew: cfg.Skew}, nil
 }
 
 // SaveCounter registers or updates a counter.
@@ -244,9 +234,9 @@ func (s *Service) Verify(ctx context.Context, text string, opts Options) (Result
 		if iat, ok := numericDate(claims["iat"]); ok {
 			at = iat
 		}
-		_, err := s.store.Accreditation(ctx, iss, vct, at)
+		_, err := s.trust.Accreditation(ctx, iss, vct, at)
 		switch {
-		case errors.Is(err, ErrNotFound):
+		case errors.Is(err, ledger.ErrNotAccredited):
 			c.fail(CheckAccreditation, fmt.Sprintf("issuer %s is not accredited for %s at %s", iss, vct, at.Format(time.RFC3339)))
 		case err != nil:
 			return Result{}, err

@@ -23,7 +23,7 @@ func serveCmd(stdout, stderr io.Writer, getenv func(string) string) *cobra.Comma
 		Short: "Run every component in one process, with a demo world on first start",
 		Args:  cobra.NoArgs,
 	}
-	addSettings(cmd.Flags(), getenv, "addr", "data", "log-level", "qr-validity")
+	addSettings(cmd.Flags(), getenv, "addr", "data", "log-level", "qr-validity", "ledger-origin")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		fs := cmd.Flags()
 		var level slog.Level
@@ -35,32 +35,38 @@ func serveCmd(stdout, stderr io.Writer, getenv func(string) string) *cobra.Comma
 			return fmt.Errorf("--qr-validity: %w", err)
 		}
 		logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-		return serve(cmd.Context(), stdout, logger, getString(fs, "addr"), getString(fs, "data"), getenv(masterKeyEnv), qrValidity)
+		return serve(cmd.Context(), stdout, logger, serveOptions{addr: getString(fs, "addr"), dataDir: getString(fs, "data"),
+			masterKey: getenv(masterKeyEnv), qrValidity: qrValidity, ledgerOrigin: getString(fs, "ledger-origin")})
 	}
 	return cmd
 }
 
-func serve(ctx context.Context, stdout io.Writer, logger *slog.Logger, addr, dataDir, masterKey string, qrValidity time.Duration) error {
-	dataDir, err := filepath.Abs(dataDir)
+type serveOptions struct {
+	addr, dataDir, masterKey, ledgerOrigin string
+	qrValidity                             time.Duration
+}
+
+func serve(ctx context.Context, stdout io.Writer, logger *slog.Logger, o serveOptions) error {
+	dataDir, err := filepath.Abs(o.dataDir)
 	if err != nil {
 		return err
 	}
-	master, err := keys.LoadMaster(masterKey, filepath.Join(dataDir, "master.key"))
+	master, err := keys.LoadMaster(o.masterKey, filepath.Join(dataDir, "master.key"))
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(ctx, server.Config{DataDir: dataDir, MasterKey: master, Logger: logger, QRValidity: qrValidity})
+	srv, err := server.New(ctx, server.Config{DataDir: dataDir, MasterKey: master, Logger: logger, QRValidity: o.qrValidity, LedgerOrigin: o.ledgerOrigin})
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
 
-	ln, err := net.Listen("tcp", addr)
+	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return err
 	}
 	base := "http://" + ln.Addr().String()
-	world, created, err := demo.Seed(ctx, demo.Services{Issuer: srv.Issuer, Wallet: srv.Wallet, Verifier: srv.Verifier}, dataDir, base)
+	world, created, err := demo.Seed(ctx, demo.Services{Issuer: srv.Issuer, Wallet: srv.Wallet, Verifier: srv.Verifier, LedgerKey: srv.LedgerKey}, dataDir, base)
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("seed demo world: %w", err)

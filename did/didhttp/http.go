@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -20,7 +21,7 @@ type Result struct {
 	Context          string         `json:"@context"`
 	DIDDocument      *did.Document  `json:"didDocument"`
 	ResolutionMeta   map[string]any `json:"didResolutionMetadata"`
-	DocumentMetadata map[string]any `json:"didDocumentMetadata"`
+	DocumentMetadata did.Metadata   `json:"didDocumentMetadata"`
 }
 
 // The media types of the binding.
@@ -30,14 +31,21 @@ const (
 	MediaDID        = "application/did+json"
 )
 
-// Register mounts GET /1.0/identifiers/:did resolving with r.
-func Register(e *echo.Echo, r did.Resolver) {
+// Register mounts GET /1.0/identifiers/:did resolving with r. The query parameters versionId
+// and versionTime (RFC 3339) ask for a past version.
+func Register(e *echo.Echo, r did.VersionResolver) {
 	e.GET("/1.0/identifiers/:did", func(c echo.Context) error {
 		raw, err := url.PathUnescape(c.Param("did"))
 		if err != nil {
 			return resolutionProblem(did.ErrInvalidDID, "the DID is not properly percent-encoded")
 		}
-		doc, err := resolve(c.Request().Context(), r, raw)
+		q := did.Query{VersionID: c.QueryParam("versionId")}
+		if vt := c.QueryParam("versionTime"); vt != "" {
+			if q.VersionTime, err = time.Parse(time.RFC3339, vt); err != nil {
+				return resolutionProblem(did.ErrInvalidDID, "versionTime must be an RFC 3339 date-time")
+			}
+		}
+		doc, meta, err := resolve(c.Request().Context(), r, raw, q)
 		if err != nil {
 			return err
 		}
@@ -52,22 +60,22 @@ func Register(e *echo.Echo, r did.Resolver) {
 			Context:          "https://w3id.org/did-resolution/v1",
 			DIDDocument:      doc,
 			ResolutionMeta:   map[string]any{"contentType": MediaDIDLD},
-			DocumentMetadata: map[string]any{},
+			DocumentMetadata: meta,
 		})
 	})
 }
 
-func resolve(ctx context.Context, r did.Resolver, raw string) (*did.Document, error) {
-	doc, err := r.Resolve(ctx, raw)
+func resolve(ctx context.Context, r did.VersionResolver, raw string, q did.Query) (*did.Document, did.Metadata, error) {
+	doc, meta, err := r.ResolveVersion(ctx, raw, q)
 	if err == nil {
-		return doc, nil
+		return doc, meta, nil
 	}
 	for _, e := range []error{did.ErrInvalidDID, did.ErrMethodNotSupported, did.ErrNotFound} {
 		if errors.Is(err, e) {
-			return nil, resolutionProblem(e, err.Error())
+			return nil, meta, resolutionProblem(e, err.Error())
 		}
 	}
-	return nil, err
+	return nil, meta, err
 }
 
 // resolutionProblem answers with the DID Resolution error types (absolute URIs in the DID

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/ezheng/ezheng/issuer"
 	"github.com/ezheng/ezheng/verifier"
@@ -21,7 +22,10 @@ const FileName = "demo.json"
 
 // World is what demo.json holds: everything a newcomer needs to call the API.
 type World struct {
-	BaseURL       string    `json:"base_url"`
+	BaseURL string `json:"base_url"`
+	// LedgerKey verifies the ledger's checkpoints (note-verifier form): anchor receipts check
+	// offline against it.
+	LedgerKey     string    `json:"ledger_key"`
 	RootAuthority Authority `json:"root_authority"`
 	Agencies      []Agency  `json:"agencies"`
 	Citizen       Citizen   `json:"citizen"`
@@ -87,28 +91,32 @@ type Services struct {
 	Issuer   *issuer.Service
 	Wallet   *wallet.Service
 	Verifier *verifier.Service
+	// LedgerKey is the ledger's checkpoint verifier key, recorded in demo.json.
+	LedgerKey string
 }
 
 // Seed makes sure the demo world exists and returns it, writing it to dataDir/demo.json (mode
-// 0600: it holds API tokens). It is idempotent: an existing, complete demo.json is reused and
-// only its base URL updated; entities that exist are never created twice, and tokens are
-// minted only when demo.json is missing. created reports whether anything was created.
+// 0600: it holds API tokens). The root authority must exist already (it is made with the
+// ledger's genesis); Seed creates the three agencies' did:ez DIDs on the ledger and has the
+// root authority accredit each for its type. It is idempotent: an existing, complete demo.json
+// is reused and only its base URL updated; entities that exist are never created twice, and
+// tokens are minted only when demo.json is missing. created reports whether anything was
+// created.
 func Seed(ctx context.Context, svc Services, dataDir, baseURL string) (w *World, created bool, err error) {
 	file := filepath.Join(dataDir, FileName)
 	if w, err := Load(file); err == nil && w.complete() {
-		if w.BaseURL != baseURL {
-			w.BaseURL = baseURL
+		if w.BaseURL != baseURL || w.LedgerKey != svc.LedgerKey {
+			w.BaseURL, w.LedgerKey = baseURL, svc.LedgerKey
 			return w, false, write(file, w)
 		}
 		return w, false, nil
 	}
-	w = &World{BaseURL: baseURL}
+	w = &World{BaseURL: baseURL, LedgerKey: svc.LedgerKey}
 
-	root, made, err := ensureAgency(ctx, svc.Issuer, RootAuthorityName, nil)
+	root, err := svc.Issuer.RootAuthority(ctx)
 	if err != nil {
-		return nil, false, err
+		return nil, false, fmt.Errorf("root authority: %w", err)
 	}
-	created = created || made
 	w.RootAuthority = Authority{Name: root.Name, DID: root.DID}
 
 	for _, d := range demoAgencies {
@@ -116,21 +124,20 @@ func Seed(ctx context.Context, svc Services, dataDir, baseURL string) (w *World,
 		if err != nil {
 			return nil, false, err
 		}
-		created = created || made
+		if made {
+			created = true
+			t, err := issuer.LookupType(d.typ)
+			if err != nil {
+				return nil, false, err
+			}
+			from := a.CreatedAt.Add(-time.Minute) // the ledger's clock may trail ours a little
+			if err := svc.Issuer.Accredit(ctx, root, a.DID, []string{t.VCT}, from, from.AddDate(10, 0, 0)); err != nil {
+				return nil, false, fmt.Errorf("accredit %s: %w", a.Name, err)
+			}
+		}
 		tok, err := svc.Issuer.NewToken(ctx, a.ID)
 		if err != nil {
 			return nil, false, err
-		}
-		t, err := issuer.LookupType(d.typ)
-		if err != nil {
-			return nil, false, err
-		}
-		err = svc.Verifier.Accredit(ctx, verifier.Accreditation{
-			Issuer: a.DID, Type: t.VCT, AccreditedBy: root.DID,
-			From: a.CreatedAt, Until: a.CreatedAt.AddDate(10, 0, 0),
-		})
-		if err != nil {
-			return nil, false, fmt.Errorf("accredit %s: %w", a.Name, err)
 		}
 		w.Agencies = append(w.Agencies, Agency{ID: a.ID, Name: a.Name, DID: a.DID, Type: d.typ, Token: tok})
 	}

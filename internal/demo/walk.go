@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/ezheng/ezheng/internal/problem"
 )
@@ -25,6 +26,9 @@ type WalkResult struct {
 	QR         string          `json:"qr"`
 	QRPNG      string          `json:"qr_png"`
 	Result     json.RawMessage `json:"result"`
+	// Receipt is the credential's anchor receipt; LedgerKey verifies it offline.
+	Receipt   json.RawMessage `json:"receipt"`
+	LedgerKey string          `json:"ledger_key"`
 }
 
 // DrivingLicenceClaims are the demo citizen's licence claims.
@@ -95,8 +99,40 @@ func Walk(ctx context.Context, hc *http.Client, server string, w *World, pngFile
 	if err := c.post(ctx, "/verifier/v1/verify?counter="+w.Counter.ID, "image/png", png, &result); err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
+
+	// e. The credential's anchor receipt, once its batch is on the ledger.
+	receipt, err := c.waitReceipt(ctx, psb.Token, issued.ID, 30*time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("receipt: %w", err)
+	}
 	return &WalkResult{Credential: issued.Credential, Issuer: issued.Issuer, Holder: issued.Holder,
-		QR: qr.QR, QRPNG: pngFile, Result: result}, nil
+		QR: qr.QR, QRPNG: pngFile, Result: result, Receipt: receipt, LedgerKey: w.LedgerKey}, nil
+}
+
+// waitReceipt polls the issuer for a credential's anchor receipt until it exists.
+func (c client) waitReceipt(ctx context.Context, token, id string, limit time.Duration) (json.RawMessage, error) {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/issuer/v1/credentials/"+id+"/receipt", nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		var r json.RawMessage
+		err = c.send(req, &r)
+		if err == nil {
+			return r, nil
+		}
+		if !strings.Contains(err.Error(), "/problems/not-anchored") {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("not anchored within %s", limit)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // client is a minimal JSON client for the walk. Errors carry the problem details the server

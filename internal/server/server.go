@@ -17,6 +17,8 @@ import (
 
 	"github.com/ezheng/ezheng/did"
 	"github.com/ezheng/ezheng/did/didhttp"
+	"github.com/ezheng/ezheng/did/ledger"
+	"github.com/ezheng/ezheng/did/ledgerhttp"
 	"github.com/ezheng/ezheng/internal/keys"
 	"github.com/ezheng/ezheng/internal/problem"
 	"github.com/ezheng/ezheng/internal/web"
@@ -44,7 +46,23 @@ type Config struct {
 	Now       func() time.Time // injected clock for all components; time.Now when nil
 	// QRValidity is how long a counter QR stays valid (wallet) and how old one may be (verifier).
 	QRValidity time.Duration
+	// LedgerOrigin names the ledger in its checkpoints (and its key); used at genesis only.
+	LedgerOrigin string
+	// AnchorInterval and AnchorBatch: the issuer anchors pending credential digests every
+	// interval, in batches of at most AnchorBatch.
+	AnchorInterval time.Duration
+	AnchorBatch    int
+	// RootAuthorityName names the root authority made at genesis.
+	RootAuthorityName string
 }
+
+// Defaults for Config.
+const (
+	DefaultLedgerOrigin   = "ezheng.local/ledger"
+	DefaultAnchorInterval = 200 * time.Millisecond
+	DefaultAnchorBatch    = 10000
+	DefaultRootAuthority  = "City Data Bureau (root authority)"
+)
 
 // Validate checks the configuration.
 func (c Config) Validate() error {
@@ -57,6 +75,9 @@ func (c Config) Validate() error {
 	if c.QRValidity < 0 {
 		return errors.New("server: QR validity must not be negative")
 	}
+	if c.AnchorInterval < 0 || c.AnchorBatch < 0 {
+		return errors.New("server: anchor interval and batch must not be negative")
+	}
 	return nil
 }
 
@@ -66,15 +87,21 @@ type Server struct {
 	Issuer   *issuer.Service
 	Wallet   *wallet.Service
 	Verifier *verifier.Service
+	Ledger   *ledger.Ledger
+	// LedgerKey is the ledger's checkpoint verifier key in note-verifier form.
+	LedgerKey string
 
+	cfg        Config
 	issuerDB   *issuerstore.Store
 	walletDB   *walletstore.Store
 	verifierDB *verifierstore.Store
+	stop       context.CancelFunc
+	done       chan struct{}
 }
 
 // Rules is every component's problem mapping, most specific first.
 func Rules() [][]problem.Rule {
-	return [][]problem.Rule{issuerhttp.Rules, mobilebridge.Rules, verifierhttp.Rules}
+	return [][]problem.Rule{issuerhttp.Rules, mobilebridge.Rules, verifierhttp.Rules, ledgerhttp.Rules}
 }
 
 // New opens the component databases under cfg.DataDir (creating it with mode 0700) and wires
@@ -86,10 +113,25 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.LedgerOrigin == "" {
+		cfg.LedgerOrigin = DefaultLedgerOrigin
+	}
+	if cfg.AnchorInterval == 0 {
+		cfg.AnchorInterval = DefaultAnchorInterval
+	}
+	if cfg.AnchorBatch == 0 {
+		cfg.AnchorBatch = DefaultAnchorBatch
+	}
+	if cfg.RootAuthorityName == "" {
+		cfg.RootAuthorityName = DefaultRootAuthority
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	s := &Server{}
+	s := &Server{cfg: cfg}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -104,7 +146,6 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if s.verifierDB, err = verifierstore.Open(ctx, filepath.Join(cfg.DataDir, "verifier.db")); err != nil {
 		return nil, err
 	}
-	resolver := did.Local{}
 	issuerSealer, err := keys.NewSealer(cfg.MasterKey, "issuer")
 	if err != nil {
 		return nil, err
@@ -114,13 +155,36 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	log := cfg.Logger
-	if s.Issuer, err = issuer.New(issuer.Config{Store: s.issuerDB, Sealer: issuerSealer, Resolver: resolver, Logger: log.With("component", "issuer"), Now: cfg.Now}); err != nil {
+
+	// The ledger: its node key, its genesis (made once, with the root authority), the engine.
+	noteSigner, noteVerifier, vkey, err := ledgerKey(cfg.MasterKey, cfg.LedgerOrigin)
+	if err != nil {
+		return nil, err
+	}
+	s.LedgerKey = vkey
+	genesis, err := s.genesis(ctx, issuerSealer, log)
+	if err != nil {
+		return nil, err
+	}
+	if s.Ledger, err = ledger.Open(ctx, ledger.Config{
+		Path: filepath.Join(cfg.DataDir, "ledger.db"), Genesis: genesis, Signer: noteSigner, Verifier: noteVerifier,
+		Now: cfg.Now, Logger: log.With("component", "ledger"),
+	}); err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(cfg.DataDir, LedgerKeyFile), []byte(s.LedgerKey+"\n"), 0o644); err != nil {
+		return nil, err
+	}
+
+	resolver := did.Methods{"ez": ledgerResolver{s.Ledger}, "key": did.Local{}, "jwk": did.Local{}}
+	if s.Issuer, err = issuer.New(issuer.Config{Store: s.issuerDB, Anchors: s.issuerDB, Sealer: issuerSealer, Resolver: resolver,
+		Ledger: s.Ledger, LedgerKey: noteVerifier, Logger: log.With("component", "issuer"), Now: cfg.Now}); err != nil {
 		return nil, err
 	}
 	if s.Wallet, err = wallet.New(wallet.Config{Store: s.walletDB, Sealer: walletSealer, Resolver: resolver, Logger: log.With("component", "wallet"), Now: cfg.Now, QRValidity: cfg.QRValidity}); err != nil {
 		return nil, err
 	}
-	if s.Verifier, err = verifier.New(verifier.Config{Store: s.verifierDB, Resolver: resolver, Logger: log.With("component", "verifier"), Now: cfg.Now, QRMaxAge: cfg.QRValidity}); err != nil {
+	if s.Verifier, err = verifier.New(verifier.Config{Store: s.verifierDB, Trust: s.Ledger, Resolver: resolver, Logger: log.With("component", "verifier"), Now: cfg.Now, QRMaxAge: cfg.QRValidity}); err != nil {
 		return nil, err
 	}
 
@@ -133,7 +197,16 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	issuerhttp.Register(s.Echo, s.Issuer)
 	mobilebridge.Register(s.Echo, s.Wallet)
 	verifierhttp.Register(s.Echo, s.Verifier)
+	ledgerhttp.Register(s.Echo, s.Ledger)
 	didhttp.Register(s.Echo, resolver)
+
+	// Background work: the issuer's anchoring batcher.
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s.stop, s.done = stop, make(chan struct{})
+	go func() {
+		defer close(s.done)
+		s.Issuer.RunAnchoring(bg, cfg.AnchorInterval, cfg.AnchorBatch)
+	}()
 	return s, nil
 }
 
@@ -141,9 +214,17 @@ func (s *Server) ready(ctx context.Context) error {
 	return errors.Join(s.issuerDB.Ping(ctx), s.walletDB.Ping(ctx), s.verifierDB.Ping(ctx))
 }
 
-// Close closes the databases.
+// Close stops the background work and closes the ledger and the databases.
 func (s *Server) Close() error {
+	if s.stop != nil {
+		s.stop()
+		<-s.done
+		s.stop = nil
+	}
 	var errs []error
+	if s.Ledger != nil {
+		errs = append(errs, s.Ledger.Close())
+	}
 	if s.issuerDB != nil {
 		errs = append(errs, s.issuerDB.Close())
 	}

@@ -62,7 +62,7 @@ func newFixture(t testing.TB) *fixture {
 	t.Cleanup(func() { srv.Close() })
 	hs := httptest.NewServer(srv.Echo)
 	t.Cleanup(hs.Close)
-	w, _, err := demo.Seed(ctx, demo.Services{Issuer: srv.Issuer, Wallet: srv.Wallet, Verifier: srv.Verifier}, t.TempDir(), hs.URL)
+	w, _, err := demo.Seed(ctx, demo.Services{Issuer: srv.Issuer, Wallet: srv.Wallet, Verifier: srv.Verifier, LedgerKey: srv.LedgerKey}, t.TempDir(), hs.URL)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ package issuerhttp
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -19,6 +20,7 @@ type Service interface {
 	Authenticate(ctx context.Context, token string) (issuer.Agency, error)
 	Issue(ctx context.Context, a issuer.Agency, req issuer.IssueRequest) (issuer.Credential, bool, error)
 	Credential(ctx context.Context, a issuer.Agency, id string) (issuer.Credential, error)
+	Receipt(ctx context.Context, a issuer.Agency, id string) ([]byte, error)
 }
 
 // Rules maps the issuer's errors to problem types. Mount them ahead of the generic rules.
@@ -28,6 +30,8 @@ var Rules = []problem.Rule{
 	{Err: issuer.ErrInvalidClaims, Status: http.StatusUnprocessableEntity, Name: "invalid-claims", Title: "The claims do not fit the credential type"},
 	{Err: issuer.ErrInvalidHolder, Status: http.StatusUnprocessableEntity, Name: "invalid-holder", Title: "The holder DID has no usable key"},
 	{Err: issuer.ErrIdempotencyConflict, Status: http.StatusConflict, Name: "idempotency-conflict", Title: "Idempotency key reused for a different request"},
+	{Err: issuer.ErrNotAnchored, Status: http.StatusNotFound, Name: "not-anchored", Title: "The credential is not anchored on the ledger yet"},
+	{Err: issuer.ErrLedgerRejected, Status: http.StatusConflict, Name: "ledger-rejected", Title: "The ledger rejected the operation"},
 	{Err: issuer.ErrNotFound, Status: http.StatusNotFound, Name: "not-found", Title: "Not found"},
 	{Err: issuer.ErrInvalidRequest, Status: http.StatusBadRequest, Name: "malformed-request", Title: "Malformed request"},
 }
@@ -41,6 +45,7 @@ func Register(e *echo.Echo, svc Service) {
 	g.GET("/agency", h.agency)
 	g.POST("/credentials", h.issue)
 	g.GET("/credentials/:id", h.credential)
+	g.GET("/credentials/:id/receipt", h.receipt)
 }
 
 func (h handler) auth(c echo.Context) (issuer.Agency, error) {
@@ -118,4 +123,19 @@ func (h handler) credential(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, response(a, cr))
+}
+
+func (h handler) receipt(c echo.Context) error {
+	a, err := h.auth(c)
+	if err != nil {
+		return err
+	}
+	r, err := h.svc.Receipt(c.Request().Context(), a, c.Param("id"))
+	if errors.Is(err, issuer.ErrNotAnchored) {
+		c.Response().Header().Set("Retry-After", "1")
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSONBlob(http.StatusOK, r)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,26 +43,33 @@ func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 var _ issuer.Store = (*Store)(nil)
 
 // CreateAgency implements issuer.Store.
-func (s *Store) CreateAgency(ctx context.Context, a issuer.Agency, sealedKey []byte) error {
+func (s *Store) CreateAgency(ctx context.Context, a issuer.Agency, sec issuer.AgencySecrets) error {
 	types, err := json.Marshal(a.Types)
 	if err != nil {
 		return err
 	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO agencies(id, name, did, kid, types, sealed_key, created_at) VALUES (?,?,?,?,?,?,?)`,
-		a.ID, a.Name, a.DID, a.KID, string(types), sealedKey, a.CreatedAt.Unix())
+	_, err = s.db.ExecContext(ctx, `INSERT INTO agencies(id, name, did, kid, types, sealed_key, sealed_update_key, sealed_recovery_key, root, created_at)
+		VALUES (?,?,?,?,?,?,?,?,?,?)`,
+		a.ID, a.Name, a.DID, a.KID, string(types), sec.Signing, sec.Update, sec.Recovery, a.Root, a.CreatedAt.Unix())
 	if sqlitedb.IsUniqueViolation(err) {
 		return fmt.Errorf("%w: agency %q exists", issuer.ErrInvalidRequest, a.Name)
 	}
 	return err
 }
 
-const agencyColumns = `id, name, did, kid, types, created_at`
+// DeleteAgency implements issuer.Store.
+func (s *Store) DeleteAgency(ctx context.Context, id string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM agencies WHERE id = ? AND NOT EXISTS (SELECT 1 FROM credentials WHERE agency_id = ?)`, id, id)
+	return err
+}
+
+const agencyColumns = `id, name, did, kid, types, root, created_at`
 
 func scanAgency(row interface{ Scan(...any) error }) (issuer.Agency, error) {
 	var a issuer.Agency
 	var types string
 	var created int64
-	if err := row.Scan(&a.ID, &a.Name, &a.DID, &a.KID, &types, &created); err != nil {
+	if err := row.Scan(&a.ID, &a.Name, &a.DID, &a.KID, &types, &a.Root, &created); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return a, issuer.ErrNotFound
 		}
@@ -87,33 +95,65 @@ func (s *Store) AddToken(ctx context.Context, agencyID string, tokenHash []byte,
 
 // AgencyByToken implements issuer.Store.
 func (s *Store) AgencyByToken(ctx context.Context, tokenHash []byte) (issuer.Agency, error) {
-	return scanAgency(s.db.QueryRowContext(ctx, `SELECT a.id, a.name, a.did, a.kid, a.types, a.created_at
+	return scanAgency(s.db.QueryRowContext(ctx, `SELECT a.id, a.name, a.did, a.kid, a.types, a.root, a.created_at
 		FROM agency_tokens t JOIN agencies a ON a.id = t.agency_id WHERE t.token_hash = ?`, tokenHash))
 }
 
-// SigningKey implements issuer.Store.
-func (s *Store) SigningKey(ctx context.Context, agencyID string) ([]byte, error) {
-	var k []byte
-	err := s.db.QueryRowContext(ctx, `SELECT sealed_key FROM agencies WHERE id = ?`, agencyID).Scan(&k)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, issuer.ErrNotFound
-	}
-	return k, err
+// Agency implements issuer.Store.
+func (s *Store) Agency(ctx context.Context, id string) (issuer.Agency, error) {
+	return scanAgency(s.db.QueryRowContext(ctx, `SELECT `+agencyColumns+` FROM agencies WHERE id = ?`, id))
 }
 
-// SaveCredential implements issuer.Store.
+// RootAuthority implements issuer.Store.
+func (s *Store) RootAuthority(ctx context.Context) (issuer.Agency, error) {
+	return scanAgency(s.db.QueryRowContext(ctx, `SELECT `+agencyColumns+` FROM agencies WHERE root = 1`))
+}
+
+// Secrets implements issuer.Store.
+func (s *Store) Secrets(ctx context.Context, agencyID string) (issuer.AgencySecrets, error) {
+	var sec issuer.AgencySecrets
+	err := s.db.QueryRowContext(ctx, `SELECT sealed_key, sealed_update_key, sealed_recovery_key FROM agencies WHERE id = ?`, agencyID).
+		Scan(&sec.Signing, &sec.Update, &sec.Recovery)
+	if errors.Is(err, sql.ErrNoRows) {
+		return sec, issuer.ErrNotFound
+	}
+	return sec, err
+}
+
+// NextSeq implements issuer.Store.
+func (s *Store) NextSeq(ctx context.Context, agencyID string) (uint64, error) {
+	var seq uint64
+	err := s.db.QueryRowContext(ctx, `UPDATE agencies SET op_seq = op_seq + 1 WHERE id = ? RETURNING op_seq`, agencyID).Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, issuer.ErrNotFound
+	}
+	return seq, err
+}
+
+// SaveCredential implements issuer.Store: the credential and its anchor-queue entry are
+// written in one transaction.
 func (s *Store) SaveCredential(ctx context.Context, c issuer.Credential, sealedRaw []byte, idemKey string, reqHash []byte) error {
 	var key any
 	if idemKey != "" {
 		key = idemKey
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO credentials(id, agency_id, type, format, holder, sealed_raw, digest, idempotency_key, request_hash, issued_at, expires_at)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
-		c.ID, c.AgencyID, c.Type, c.Format, c.Holder, sealedRaw, c.Digest, key, reqHash, c.IssuedAt.Unix(), c.ExpiresAt.Unix())
-	if sqlitedb.IsUniqueViolation(err) {
-		return issuer.ErrIdempotencyConflict
+	digest, err := hex.DecodeString(c.Digest)
+	if err != nil {
+		return fmt.Errorf("credential digest: %w", err)
 	}
-	return err
+	return sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO credentials(id, agency_id, type, format, holder, sealed_raw, digest, idempotency_key, request_hash, issued_at, expires_at)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
+			c.ID, c.AgencyID, c.Type, c.Format, c.Holder, sealedRaw, c.Digest, key, reqHash, c.IssuedAt.Unix(), c.ExpiresAt.Unix())
+		if sqlitedb.IsUniqueViolation(err) {
+			return issuer.ErrIdempotencyConflict
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO anchor_queue(credential_id, agency_id, digest) VALUES (?,?,?)`, c.ID, c.AgencyID, digest)
+		return err
+	})
 }
 
 const credentialColumns = `id, agency_id, type, format, holder, sealed_raw, digest, request_hash, issued_at, expires_at`

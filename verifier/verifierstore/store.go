@@ -1,4 +1,4 @@
-// Package verifierstore keeps the verifier's accreditations and counters in SQLite.
+// Package verifierstore keeps the verifier's counters in SQLite.
 package verifierstore
 
 import (
@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"time"
 
 	"github.com/ezheng/ezheng/internal/sqlitedb"
 	"github.com/ezheng/ezheng/verifier"
@@ -40,28 +39,6 @@ func (s *Store) Close() error { return s.db.Close() }
 
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
-
-// SaveAccreditation implements verifier.Store; saving the same period again is a no-op.
-func (s *Store) SaveAccreditation(ctx context.Context, a verifier.Accreditation) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO accreditations(issuer, type, accredited_by, valid_from, valid_until) VALUES (?,?,?,?,?)
-		ON CONFLICT (issuer, type, valid_from) DO UPDATE SET accredited_by = excluded.accredited_by, valid_until = excluded.valid_until`,
-		a.Issuer, a.Type, a.AccreditedBy, a.From.Unix(), a.Until.Unix())
-	return err
-}
-
-// Accreditation implements verifier.Store.
-func (s *Store) Accreditation(ctx context.Context, issuer, typ string, at time.Time) (verifier.Accreditation, error) {
-	a := verifier.Accreditation{Issuer: issuer, Type: typ}
-	var from, until int64
-	err := s.db.QueryRowContext(ctx, `SELECT accredited_by, valid_from, valid_until FROM accreditations
-		WHERE issuer = ? AND type = ? AND valid_from <= ? AND ? < valid_until ORDER BY valid_from DESC LIMIT 1`,
-		issuer, typ, at.Unix(), at.Unix()).Scan(&a.AccreditedBy, &from, &until)
-	if errors.Is(err, sql.ErrNoRows) {
-		return a, verifier.ErrNotFound
-	}
-	a.From, a.Until = time.Unix(from, 0).UTC(), time.Unix(until, 0).UTC()
-	return a, err
-}
 
 // SaveCounter implements verifier.Store.
 func (s *Store) SaveCounter(ctx context.Context, c verifier.Counter) error {

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runCLI runs the ezheng command line and returns its standard output.
+func runCLI(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	err := run(context.Background(), args, &out, io.Discard, testEnv(nil))
+	return out.String(), err
+}
+
+// TestWalkReceiptVerifiesOffline: the walk's credential carries an anchor receipt that
+// `ezheng ledger verify-receipt` checks with nothing but the ledger key — and refuses for
+// another credential, a tampered receipt or another key. After the node stops, `ezheng ledger
+// audit` replays its log and finds it consistent.
+func TestWalkReceiptVerifiesOffline(t *testing.T) {
+	dir := t.TempDir()
+	w, stop := startServe(t, dir)
+	res, _ := walk(t, dir)
+	if len(res.Receipt) == 0 || res.LedgerKey == "" || res.LedgerKey != w.LedgerKey {
+		t.Fatalf("walk output lacks receipt or ledger_key: %q", res.LedgerKey)
+	}
+	stop()
+
+	files := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(files, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	receipt := write("receipt.json", string(res.Receipt))
+	cred := write("credential.txt", res.Credential)
+	out, err := runCLI(t, "ledger", "verify-receipt", "--receipt", receipt, "--credential", cred, "--ledger-key", res.LedgerKey)
+	if err != nil {
+		t.Fatalf("verify-receipt: %v", err)
+	}
+	var ok struct{ Valid bool }
+	if json.Unmarshal([]byte(out), &ok); !ok.Valid {
+		t.Fatalf("verify-receipt output: %s", out)
+	}
+
+	var r map[string]any
+	json.Unmarshal(res.Receipt, &r)
+	r["leaf_index"] = r["leaf_index"].(float64) + 1
+	tampered, _ := json.Marshal(r)
+	otherKey := "ezheng.local/ledger+0badc0de+AZLXZQ2kTGeWnT6S+ZW+rsWxH1q5AHB7pCZ5Cq3y7iFD"
+	for name, args := range map[string][]string{
+		"another credential": {"--receipt", receipt, "--credential", write("other.txt", res.Credential[:len(res.Credential)-2]+"~"), "--ledger-key", res.LedgerKey},
+		"tampered receipt":   {"--receipt", write("tampered.json", string(tampered)), "--credential", cred, "--ledger-key", res.LedgerKey},
+		"another ledger key": {"--receipt", receipt, "--credential", cred, "--ledger-key", otherKey},
+	} {
+		if _, err := runCLI(t, append([]string{"ledger", "verify-receipt"}, args...)...); err == nil {
+			t.Errorf("%s: verify-receipt accepted it", name)
+		}
+	}
+
+	out, err = runCLI(t, "ledger", "audit", "--data", dir)
+	if err != nil {
+		t.Fatalf("audit of a good ledger: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "{") {
+		t.Fatalf("audit printed no report: %q", out)
+	}
+}
+
+// TestDIDLifecycleCLI drives `ezheng did` against a running server: create, update, rotate
+// (old version still resolvable), recover, deactivate, and an update after deactivation
+// refused.
+func TestDIDLifecycleCLI(t *testing.T) {
+	dir := t.TempDir()
+	w, _ := startServe(t, dir)
+	server := w.BaseURL
+	keys := filepath.Join(t.TempDir(), "keys.json")
+
+	out, err := runCLI(t, "did", "create", "--server", server, "--keys", keys, "--service", "#site,LinkedDomains,https://psb.example")
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	var created struct{ DID string }
+	json.Unmarshal([]byte(out), &created)
+	if !strings.HasPrefix(created.DID, "did:ez:Ei") {
+		t.Fatalf("created DID %q", created.DID)
+	}
+	if st, err := os.Stat(keys); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v %v", st, err)
+	}
+	if _, err := runCLI(t, "did", "create", "--server", server, "--keys", keys); err == nil {
+		t.Fatal("create overwrote an existing key file")
+	}
+
+	doc := func(args ...string) (keyIDs []string, versionID string, deactivated bool) {
+		t.Helper()
+		out, err := runCLI(t, append([]string{"did", "resolve", created.DID, "--server", server}, args...)...)
+		if err != nil {
+			t.Fatalf("resolve %v: %v", args, err)
+		}
+		var res struct {
+			Doc struct {
+				VM []struct{ ID string } `json:"verificationMethod"`
+			} `json:"didDocument"`
+			Meta struct {
+				VersionID   string `json:"versionId"`
+				Deactivated bool   `json:"deactivated"`
+				Updated     string `json:"updated"`
+			} `json:"didDocumentMetadata"`
+		}
+		json.Unmarshal([]byte(out), &res)
+		for _, vm := range res.Doc.VM {
+			keyIDs = append(keyIDs, vm.ID[strings.Index(vm.ID, "#"):])
+		}
+		return keyIDs, res.Meta.VersionID, res.Meta.Deactivated
+	}
+	k, v1, _ := doc()
+	if len(k) != 1 || k[0] != "#key-1" || v1 == "" {
+		t.Fatalf("after create: keys %v version %q", k, v1)
+	}
+	if _, err := runCLI(t, "did", "update", "--server", server, "--keys", keys, "--add-service", "#api,CredentialIssuer,https://psb.example/issuer"); err != nil {
+		t.Fatalf("update: %v", err)
+	}
+	_, v2, _ := doc()
+	if _, err := runCLI(t, "did", "rotate", "--server", server, "--keys", keys); err != nil {
+		t.Fatalf("rotate: %v", err)
+	}
+	if k, _, _ := doc(); len(k) != 1 || k[0] != "#key-2" {
+		t.Fatalf("after rotate: keys %v", k)
+	}
+	if k, v, _ := doc("--version-id", v2); len(k) != 1 || k[0] != "#key-1" || v != v2 {
+		t.Fatalf("version %s: keys %v (version %s), want the old #key-1", v2, k, v)
+	}
+	if _, err := runCLI(t, "did", "recover", "--server", server, "--keys", keys); err != nil {
+		t.Fatalf("recover: %v", err)
+	}
+	if k, _, _ := doc(); len(k) != 1 || k[0] != "#key-1" {
+		t.Fatalf("after recover: keys %v", k)
+	}
+	if _, err := runCLI(t, "did", "deactivate", "--server", server, "--keys", keys); err != nil {
+		t.Fatalf("deactivate: %v", err)
+	}
+	if _, _, deactivated := doc(); !deactivated {
+		t.Fatal("not deactivated")
+	}
+	if _, err := runCLI(t, "did", "update", "--server", server, "--keys", keys, "--remove-service", "#site"); err == nil {
+		t.Fatal("update after deactivation accepted")
+	}
+}

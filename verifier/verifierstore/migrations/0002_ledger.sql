@@ -1,0 +1,2 @@
+-- Accreditations moved to the DID ledger.
+DROP TABLE accreditations;
