@@ -215,9 +215,15 @@ func ledgerAuditCmd(stdout io.Writer, getenv func(string) string) *cobra.Command
 		if err != nil {
 			return err
 		}
+		start, lastPct := time.Now(), -1
 		progress := func(done, total uint64) {
-			if total > 0 {
-				fmt.Fprintf(cmd.ErrOrStderr(), "\raudit: block %d of %d (%d%%)", done, total, done*100/total)
+			if total == 0 {
+				return
+			}
+			if pct := int(done * 100 / total); pct != lastPct {
+				lastPct = pct
+				rate := float64(done) / max(time.Since(start).Seconds(), 1e-3)
+				fmt.Fprintf(cmd.ErrOrStderr(), "\raudit: block %d of %d (%3d%%, %.0f blocks/s)", done, total, pct, rate)
 			}
 		}
 		report, err := ledger.Audit(cmd.Context(), filepath.Join(dataDir, "ledger.db"), note.VerifierList(v), progress)
@@ -225,7 +231,16 @@ func ledgerAuditCmd(stdout io.Writer, getenv func(string) string) *cobra.Command
 		if err != nil {
 			return err
 		}
-		if err := printJSON(stdout, report); err != nil {
+		issues := []string{}
+		for _, i := range report.Issues {
+			issues = append(issues, i.String())
+		}
+		out := map[string]any{"ok": report.OK(), "blocks": report.Blocks, "log_size": report.LogSize,
+			"checkpoints_checked": report.Checkpoints, "issues": issues, "truncated": report.Truncated}
+		if h, ok := report.FirstDivergence(); ok {
+			out["first_divergent_height"] = h
+		}
+		if err := printJSON(stdout, out); err != nil {
 			return err
 		}
 		if !report.OK() {

@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ezheng/ezheng/internal/sqlitedb"
 )
 
 // runCLI runs the ezheng command line and returns its standard output.
@@ -70,8 +73,22 @@ func TestWalkReceiptVerifiesOffline(t *testing.T) {
 	if err != nil {
 		t.Fatalf("audit of a good ledger: %v\n%s", err, out)
 	}
-	if !strings.Contains(out, "{") {
-		t.Fatalf("audit printed no report: %q", out)
+	if !strings.Contains(out, `"ok": true`) {
+		t.Fatalf("audit report: %s", out)
+	}
+
+	// Rewrite history on disk: the audit finds it.
+	db, err := sql.Open("sqlite", sqlitedb.DSN(filepath.Join(dir, "ledger.db")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE ops SET jws = jws || 'x' WHERE leaf_index = 1`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	out, err = runCLI(t, "ledger", "audit", "--data", dir)
+	if err == nil || !strings.Contains(out, `"ok": false`) || !strings.Contains(out, "first_divergent_height") {
+		t.Fatalf("audit of a tampered ledger: err %v\n%s", err, out)
 	}
 }
 

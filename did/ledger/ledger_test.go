@@ -10,7 +10,6 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
@@ -282,7 +281,6 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("%s: opened", name)
 		}
 	}
-	_ = time.Second
 }
 
 // TestSignOpRejectsInvalid checks that building and signing invalid operations fails cleanly.

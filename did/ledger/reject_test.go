@@ -12,7 +12,6 @@ import (
 	"math/big"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/go-jose/go-jose/v4"
 )
@@ -328,13 +327,4 @@ func TestRejections(t *testing.T) {
 			}
 		})
 	}
-}
-
-// TestReasonsNotHashed checks that only codes, not reasons, enter the results hash: reason
-// wording may change between versions without forking the chain.
-func TestReasonsNotHashed(t *testing.T) {
-	if a, b := resultsHash([]string{"ok", "stale-prev"}), resultsHash([]string{"ok", "stale-prev"}); string(a) != string(b) {
-		t.Fatal("results hash not deterministic")
-	}
-	_ = time.Second
 }
