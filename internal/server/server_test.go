@@ -51,11 +51,15 @@ type fixture struct {
 	holderDID string
 }
 
-func newFixture(t testing.TB) *fixture {
+func newFixture(t testing.TB, mod ...func(*server.Config)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	clk := &clock{now: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}
-	srv, err := server.New(ctx, server.Config{DataDir: t.TempDir(), MasterKey: bytes.Repeat([]byte{9}, 32), Now: clk.Now})
+	cfg := server.Config{DataDir: t.TempDir(), MasterKey: bytes.Repeat([]byte{9}, 32), Now: clk.Now}
+	for _, m := range mod {
+		m(&cfg)
+	}
+	srv, err := server.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
