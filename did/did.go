@@ -178,3 +178,15 @@ func ResolveKey(ctx context.Context, r Resolver, kid string, rel Relationship) (
 	}
 	return doc.Key(kid, rel)
 }
+
+// IsUnresolvable reports whether err says the DID or its key cannot be had (invalid DID,
+// unsupported method, not found, no such key, a did:web fetch that failed) — a verdict about
+// the input — rather than a fault of ours.
+func IsUnresolvable(err error) bool {
+	for _, e := range []error{ErrInvalidDID, ErrMethodNotSupported, ErrNotFound, ErrKeyNotFound, ErrWebFetch} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}

@@ -378,7 +378,7 @@ func (s *Service) Issue(ctx context.Context, a Agency, req IssueRequest) (c Cred
 	}
 	holderKey, err := did.ResolveKey(ctx, s.resolver, holderKID(req.Holder), did.Authentication)
 	if err != nil {
-		if errors.Is(err, did.ErrInvalidDID) || errors.Is(err, did.ErrMethodNotSupported) || errors.Is(err, did.ErrNotFound) || errors.Is(err, did.ErrKeyNotFound) {
+		if did.IsUnresolvable(err) {
 			return Credential{}, false, fmt.Errorf("%w: %v", ErrInvalidHolder, err)
 		}
 		return Credential{}, false, err

@@ -265,7 +265,7 @@ func (s *Service) verifyIssuer(ctx context.Context, sd *sdjwt.SDJWT, iss, kid st
 	}
 	key, err := did.ResolveKey(ctx, s.resolver, kid, did.AssertionMethod)
 	if err != nil {
-		if errors.Is(err, did.ErrInvalidDID) || errors.Is(err, did.ErrMethodNotSupported) || errors.Is(err, did.ErrNotFound) || errors.Is(err, did.ErrKeyNotFound) {
+		if did.IsUnresolvable(err) {
 			return nil, verificationFailure{fmt.Errorf("issuer key: %v", err)}
 		}
 		return nil, err

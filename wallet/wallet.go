@@ -205,7 +205,7 @@ func (s *Service) Receive(ctx context.Context, c Citizen, raw string) (cred Cred
 	}
 	issuerKey, err := did.ResolveKey(ctx, s.resolver, kid, did.AssertionMethod)
 	if err != nil {
-		if isResolutionFailure(err) {
+		if did.IsUnresolvable(err) {
 			return Credential{}, false, fmt.Errorf("%w: issuer key: %v", ErrInvalidCredential, err)
 		}
 		return Credential{}, false, err
@@ -324,11 +324,6 @@ func (s *Service) holderKey(ctx context.Context, c Citizen) (*keys.Key, error) {
 		return nil, fmt.Errorf("open holder key: %w", err)
 	}
 	return k, nil
-}
-
-func isResolutionFailure(err error) bool {
-	return errors.Is(err, did.ErrInvalidDID) || errors.Is(err, did.ErrMethodNotSupported) ||
-		errors.Is(err, did.ErrNotFound) || errors.Is(err, did.ErrKeyNotFound)
 }
 
 func sameKey(a, b interface {

@@ -70,7 +70,7 @@ func resolve(ctx context.Context, r did.VersionResolver, raw string, q did.Query
 	if err == nil {
 		return doc, meta, nil
 	}
-	for _, e := range []error{did.ErrInvalidDID, did.ErrMethodNotSupported, did.ErrNotFound} {
+	for _, e := range []error{did.ErrInvalidDID, did.ErrMethodNotSupported, did.ErrNotFound, did.ErrWebFetch} {
 		if errors.Is(err, e) {
 			return nil, meta, resolutionProblem(e, err.Error())
 		}
@@ -87,7 +87,7 @@ func resolutionProblem(kind error, detail string) *problem.Problem {
 		p.Type, p.Title, p.Status = "https://www.w3.org/ns/did#INVALID_DID", "Invalid DID", http.StatusBadRequest
 	case did.ErrMethodNotSupported:
 		p.Type, p.Title, p.Status = "https://www.w3.org/ns/did#METHOD_NOT_SUPPORTED", "DID method not supported", http.StatusNotImplemented
-	default:
+	default: // not found, or a did:web document that could not be fetched
 		p.Type, p.Title, p.Status = "https://www.w3.org/ns/did#NOT_FOUND", "DID not found", http.StatusNotFound
 	}
 	return p

@@ -41,6 +41,7 @@ func TestDIDResolution(t *testing.T) {
 		{"did:key:zzzz", 400, "https://www.w3.org/ns/did#INVALID_DID"},
 		{"did:key:a%2Fb", 400, "https://www.w3.org/ns/did#INVALID_DID"},
 		{"did:example:123", 501, "https://www.w3.org/ns/did#METHOD_NOT_SUPPORTED"},
+		{"did:web:127.0.0.1%3A1", 404, "https://www.w3.org/ns/did#NOT_FOUND"}, // internal addresses are refused
 	} {
 		r := f.do(http.MethodGet, "/1.0/identifiers/"+tt.did, "", "", nil)
 		if r.status != tt.status || r.problemType() != tt.ptype {

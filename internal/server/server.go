@@ -176,7 +176,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 
-	resolver := did.Methods{"ez": ledgerResolver{s.Ledger}, "key": did.Local{}, "jwk": did.Local{}}
+	resolver := did.Methods{"ez": ledgerResolver{s.Ledger}, "key": did.Local{}, "jwk": did.Local{}, "web": did.Web{}}
 	if s.Issuer, err = issuer.New(issuer.Config{Store: s.issuerDB, Anchors: s.issuerDB, Sealer: issuerSealer, Resolver: resolver,
 		Ledger: s.Ledger, LedgerKey: noteVerifier, Logger: log.With("component", "issuer"), Now: cfg.Now}); err != nil {
 		return nil, err
