@@ -11,6 +11,7 @@ import (
 
 	"github.com/ezheng/ezheng/did/ledger"
 	"github.com/ezheng/ezheng/did/ledger/merklelog"
+	"github.com/ezheng/ezheng/internal/secret"
 )
 
 // Errors of anchoring.
@@ -60,7 +61,7 @@ type Ledger interface {
 }
 
 // NewBatchID returns a fresh batch id (unique per issuer on the ledger).
-func NewBatchID() string { return "b-" + randomString(12) }
+func NewBatchID() string { return "b-" + secret.String(12) }
 
 // AnchorPending anchors every pending credential digest: for each agency with pending digests
 // it makes batches of at most max, signs an anchor operation with the agency's key, submits it,

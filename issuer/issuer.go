@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -22,6 +21,7 @@ import (
 	"github.com/ezheng/ezheng/internal/keys"
 	"github.com/ezheng/ezheng/internal/problem"
 	"github.com/ezheng/ezheng/internal/sdjwt"
+	"github.com/ezheng/ezheng/internal/secret"
 )
 
 // Errors of the issuer domain. The HTTP layer maps them to problem types.
@@ -207,7 +207,7 @@ func (s *Service) saveAgency(ctx context.Context, name string, types []string, r
 	if err != nil {
 		return Agency{}, "", err
 	}
-	a := Agency{ID: newID("ag"), Name: name, DID: d, KID: d + "#key-1", Types: types, Root: root, CreatedAt: s.now().UTC().Truncate(time.Second)}
+	a := Agency{ID: secret.ID("ag"), Name: name, DID: d, KID: d + "#key-1", Types: types, Root: root, CreatedAt: s.now().UTC().Truncate(time.Second)}
 	aad := []byte(a.ID)
 	var sealed [3][]byte
 	for i, key := range []*keys.Key{k.signing, k.update, k.recovery} {
@@ -321,8 +321,8 @@ func (s *Service) AgencyByName(ctx context.Context, name string) (Agency, error)
 // NewToken mints an API token for the agency. Only its hash is stored; the caller must hand
 // the token to the agency and keep no copy in logs.
 func (s *Service) NewToken(ctx context.Context, agencyID string) (string, error) {
-	tok := "ezt_" + randomString(32)
-	if err := s.store.AddToken(ctx, agencyID, hashToken(tok), s.now().UTC()); err != nil {
+	tok, hash := secret.Token("ezt")
+	if err := s.store.AddToken(ctx, agencyID, hash, s.now().UTC()); err != nil {
 		return "", fmt.Errorf("add token: %w", err)
 	}
 	return tok, nil
@@ -330,10 +330,11 @@ func (s *Service) NewToken(ctx context.Context, agencyID string) (string, error)
 
 // Authenticate returns the agency owning token, or ErrUnauthorized.
 func (s *Service) Authenticate(ctx context.Context, token string) (Agency, error) {
-	if token == "" || len(token) > 256 {
+	hash := secret.Hash(token)
+	if hash == nil {
 		return Agency{}, ErrUnauthorized
 	}
-	a, err := s.store.AgencyByToken(ctx, hashToken(token))
+	a, err := s.store.AgencyByToken(ctx, hash)
 	if errors.Is(err, ErrNotFound) {
 		return Agency{}, ErrUnauthorized
 	}
@@ -389,7 +390,7 @@ func (s *Service) Issue(ctx context.Context, a Agency, req IssueRequest) (c Cred
 	}
 	now := s.now().UTC().Truncate(time.Second)
 	c = Credential{
-		ID: newID("cred"), AgencyID: a.ID, Type: t.Name, Format: FormatSDJWTVC, Holder: req.Holder,
+		ID: secret.ID("cred"), AgencyID: a.ID, Type: t.Name, Format: FormatSDJWTVC, Holder: req.Holder,
 		IssuedAt: now, ExpiresAt: now.Add(t.Validity),
 	}
 	payload := map[string]any{
@@ -475,21 +476,6 @@ func requestHash(req IssueRequest) ([]byte, error) {
 	}
 	sum := sha256.Sum256(b)
 	return sum[:], nil
-}
-
-func hashToken(tok string) []byte {
-	sum := sha256.Sum256([]byte(tok))
-	return sum[:]
-}
-
-func newID(prefix string) string { return prefix + "_" + randomString(16) }
-
-func randomString(n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic("issuer: no randomness: " + err.Error())
-	}
-	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 func contains(list []string, s string) bool {

@@ -231,7 +231,7 @@ func (s *Service) Verify(ctx context.Context, text string, opts Options) (Result
 	// accreditation: the issuer may issue this type, at the time it issued.
 	if c.ok(CheckSignature) {
 		at := now
-		if iat, ok := numericDate(claims["iat"]); ok {
+		if iat, ok, err := sdjwt.ClaimTime(claims, "iat"); ok && err == nil {
 			at = iat
 		}
 		_, err := s.trust.Accreditation(ctx, iss, vct, at)
@@ -296,13 +296,21 @@ func (s *Service) verifyHolder(sd *sdjwt.SDJWT, claims map[string]any, audiences
 }
 
 func (s *Service) validity(claims map[string]any, now time.Time) string {
-	if exp, ok := numericDate(claims["exp"]); ok && !now.Before(exp.Add(s.skew)) {
+	var at [3]time.Time
+	for i, name := range []string{"exp", "nbf", "iat"} {
+		t, _, err := sdjwt.ClaimTime(claims, name)
+		if err != nil {
+			return "malformed " + name + ": " + err.Error()
+		}
+		at[i] = t
+	}
+	exp, nbf, iat := at[0], at[1], at[2]
+	switch {
+	case !exp.IsZero() && !now.Before(exp.Add(s.skew)):
 		return "credential expired at " + exp.Format(time.RFC3339)
-	}
-	if nbf, ok := numericDate(claims["nbf"]); ok && now.Add(s.skew).Before(nbf) {
+	case !nbf.IsZero() && now.Add(s.skew).Before(nbf):
 		return "credential not valid before " + nbf.Format(time.RFC3339)
-	}
-	if iat, ok := numericDate(claims["iat"]); ok && now.Add(s.skew).Before(iat) {
+	case !iat.IsZero() && now.Add(s.skew).Before(iat):
 		return "credential issued in the future (" + iat.Format(time.RFC3339) + ")"
 	}
 	return ""
@@ -355,18 +363,4 @@ func (c checker) anySkipped() bool {
 		}
 	}
 	return false
-}
-
-// numericDate reads a JWT NumericDate from decoded JSON.
-func numericDate(v any) (time.Time, bool) {
-	switch n := v.(type) {
-	case interface{ Int64() (int64, error) }:
-		i, err := n.Int64()
-		return time.Unix(i, 0).UTC(), err == nil
-	case float64:
-		return time.Unix(int64(n), 0).UTC(), true
-	case int64:
-		return time.Unix(n, 0).UTC(), true
-	}
-	return time.Time{}, false
 }

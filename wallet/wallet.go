@@ -6,9 +6,7 @@ package wallet
 import (
 	"context"
 	"crypto"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -21,6 +19,7 @@ import (
 	"github.com/ezheng/ezheng/internal/keys"
 	"github.com/ezheng/ezheng/internal/problem"
 	"github.com/ezheng/ezheng/internal/sdjwt"
+	"github.com/ezheng/ezheng/internal/secret"
 )
 
 // Errors of the wallet domain.
@@ -139,7 +138,7 @@ func (s *Service) CreateCitizen(ctx context.Context, name string) (Citizen, erro
 	if err != nil {
 		return Citizen{}, err
 	}
-	c := Citizen{ID: newID("cit"), Name: name, HolderDID: d, HolderKID: kid, CreatedAt: s.now().UTC().Truncate(time.Second)}
+	c := Citizen{ID: secret.ID("cit"), Name: name, HolderDID: d, HolderKID: kid, CreatedAt: s.now().UTC().Truncate(time.Second)}
 	sealed, err := s.sealer.SealKey(k, []byte(c.ID))
 	if err != nil {
 		return Citizen{}, err
@@ -158,8 +157,8 @@ func (s *Service) CitizenByName(ctx context.Context, name string) (Citizen, erro
 
 // NewToken mints an access token for the citizen; only its hash is stored.
 func (s *Service) NewToken(ctx context.Context, citizenID string) (string, error) {
-	tok := "ezw_" + randomString(32)
-	if err := s.store.AddToken(ctx, citizenID, hashToken(tok), s.now().UTC()); err != nil {
+	tok, hash := secret.Token("ezw")
+	if err := s.store.AddToken(ctx, citizenID, hash, s.now().UTC()); err != nil {
 		return "", err
 	}
 	return tok, nil
@@ -167,10 +166,11 @@ func (s *Service) NewToken(ctx context.Context, citizenID string) (string, error
 
 // Authenticate returns the citizen owning token, or ErrUnauthorized.
 func (s *Service) Authenticate(ctx context.Context, token string) (Citizen, error) {
-	if token == "" || len(token) > 256 {
+	hash := secret.Hash(token)
+	if hash == nil {
 		return Citizen{}, ErrUnauthorized
 	}
-	c, err := s.store.CitizenByToken(ctx, hashToken(token))
+	c, err := s.store.CitizenByToken(ctx, hash)
 	if errors.Is(err, ErrNotFound) {
 		return Citizen{}, ErrUnauthorized
 	}
@@ -227,8 +227,14 @@ func (s *Service) Receive(ctx context.Context, c Citizen, raw string) (cred Cred
 		return Credential{}, false, ErrNotBound
 	}
 	now := s.now().UTC()
-	iat, _ := numericDate(claims["iat"])
-	exp, ok := numericDate(claims["exp"])
+	iat, _, err := sdjwt.ClaimTime(claims, "iat")
+	if err != nil {
+		return Credential{}, false, fmt.Errorf("%w: %v", ErrInvalidCredential, err)
+	}
+	exp, ok, err := sdjwt.ClaimTime(claims, "exp")
+	if err != nil {
+		return Credential{}, false, fmt.Errorf("%w: %v", ErrInvalidCredential, err)
+	}
 	if ok && !now.Before(exp) {
 		return Credential{}, false, fmt.Errorf("%w: expired at %s", ErrInvalidCredential, exp.Format(time.RFC3339))
 	}
@@ -239,7 +245,7 @@ func (s *Service) Receive(ctx context.Context, c Citizen, raw string) (cred Cred
 	sort.Strings(names)
 	sum := sha256.Sum256([]byte(raw))
 	cr := Credential{
-		ID: newID("wc"), Type: vct, Issuer: iss, Format: "dc+sd-jwt", Digest: hex.EncodeToString(sum[:]),
+		ID: secret.ID("wc"), Type: vct, Issuer: iss, Format: "dc+sd-jwt", Digest: hex.EncodeToString(sum[:]),
 		Claims: names, IssuedAt: iat, ExpiresAt: exp, StoredAt: now.Truncate(time.Second),
 	}
 	stored, created, err := s.store.SaveCredential(ctx, c.ID, cr, s.sealer.Seal([]byte(raw), sealAAD(c.ID, cr.ID)))
@@ -307,7 +313,7 @@ func (s *Service) Present(ctx context.Context, c Citizen, id string, disclose []
 		return Presentation{}, err
 	}
 	now := s.now().UTC().Truncate(time.Second)
-	text, err := sdjwt.Present(cr.Raw, disclose, signer, audience, randomString(12), now)
+	text, err := sdjwt.Present(cr.Raw, disclose, signer, audience, secret.String(12), now)
 	if err != nil {
 		return Presentation{}, fmt.Errorf("present: %w", err)
 	}
@@ -334,33 +340,4 @@ func sameKey(a, b interface {
 	return err1 == nil && err2 == nil && string(ta) == string(tb)
 }
 
-// numericDate reads a JWT NumericDate from decoded JSON.
-func numericDate(v any) (time.Time, bool) {
-	switch n := v.(type) {
-	case interface{ Int64() (int64, error) }:
-		i, err := n.Int64()
-		return time.Unix(i, 0).UTC(), err == nil
-	case float64:
-		return time.Unix(int64(n), 0).UTC(), true
-	case int64:
-		return time.Unix(n, 0).UTC(), true
-	}
-	return time.Time{}, false
-}
-
 func sealAAD(citizenID, credID string) []byte { return []byte(citizenID + "/" + credID) }
-
-func hashToken(tok string) []byte {
-	sum := sha256.Sum256([]byte(tok))
-	return sum[:]
-}
-
-func newID(prefix string) string { return prefix + "_" + randomString(16) }
-
-func randomString(n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic("wallet: no randomness: " + err.Error())
-	}
-	return base64.RawURLEncoding.EncodeToString(b)
-}

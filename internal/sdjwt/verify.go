@@ -356,3 +356,14 @@ func HolderKey(payload map[string]any) (*jose.JSONWebKey, error) {
 	}
 	return &jwk, nil
 }
+
+// ClaimTime reads the JWT NumericDate claim name (iat, nbf, exp) from verified claims. present
+// is false when the claim is absent; err is set when it is present but not a valid NumericDate
+// (not a number, negative or absurdly large), which callers must treat as a failed check.
+func ClaimTime(claims map[string]any, name string) (t time.Time, present bool, err error) {
+	if _, ok := claims[name]; !ok {
+		return time.Time{}, false, nil
+	}
+	t, err = numericDate(claims, name, true)
+	return t.UTC(), true, err
+}
