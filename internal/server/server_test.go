@@ -227,7 +227,7 @@ func blankPNG() []byte {
 }
 
 // rogueIssuer signs an SD-JWT VC for holder with a did:key nobody accredited.
-func rogueIssuer(t testing.TB, holder *keys.Key) string {
+func rogueIssuer(t testing.TB, holder *keys.Key, override ...map[string]any) string {
 	t.Helper()
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	d, kid, _ := did.NewKey(priv.Public())
@@ -240,6 +240,11 @@ func rogueIssuer(t testing.TB, holder *keys.Key) string {
 		"cnf": map[string]any{"jwk": holder.PublicJWK()}}
 	for k, v := range licence {
 		claims[k] = v
+	}
+	for _, o := range override {
+		for k, v := range o {
+			claims[k] = v
+		}
 	}
 	raw, err := sdjwt.Issue(signer, claims, []string{"family_name", "given_name", "licence_class"}, 0, rand.Reader)
 	if err != nil {

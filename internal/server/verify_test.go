@@ -101,6 +101,13 @@ func TestVerifyNegative(t *testing.T) {
 			want: []string{"signature"},
 		},
 		{
+			name: "exp that is not a NumericDate (and an unknown issuer)",
+			make: func() string {
+				return f.present(rogueIssuer(t, f.holder, map[string]any{"exp": "next year"}), counterClaims, nil, counter)
+			},
+			want: []string{"validity", "accreditation"}, reason: "malformed exp",
+		},
+		{
 			name: "issuer not known (nobody accredited it)",
 			make: func() string { return f.present(rogueIssuer(t, f.holder), counterClaims, nil, counter) },
 			want: []string{"accreditation"}, reason: "not accredited",
