@@ -21,6 +21,7 @@ import (
 	"github.com/ezheng/ezheng/internal/keys"
 	"github.com/ezheng/ezheng/internal/problem"
 	"github.com/ezheng/ezheng/internal/sdjwt"
+	"github.com/ezheng/ezheng/issuer/credtype"
 	"github.com/ezheng/ezheng/internal/secret"
 )
 
@@ -29,21 +30,12 @@ var (
 	ErrUnauthorized        = fmt.Errorf("%w: unknown or missing agency token", problem.ErrUnauthorized)
 	ErrTypeNotAllowed      = errors.New("agency may not issue this credential type")
 	ErrUnknownType         = errors.New("unknown credential type")
-	ErrInvalidClaims       = errors.New("claims do not fit the credential type")
+	ErrInvalidClaims       = credtype.ErrInvalidClaims // a *credtype.ClaimsError lists every violation
 	ErrInvalidHolder       = errors.New("holder DID has no usable key")
 	ErrIdempotencyConflict = errors.New("idempotency key reused with a different request")
 	ErrNotFound            = errors.New("not found")
 	ErrInvalidRequest      = errors.New("invalid issuance request")
 )
-
-// ClaimError says which claim is wrong and why. It matches ErrInvalidClaims with errors.Is.
-type ClaimError struct {
-	Claim  string
-	Reason string
-}
-
-func (e *ClaimError) Error() string        { return fmt.Sprintf("claim %q: %s", e.Claim, e.Reason) }
-func (e *ClaimError) Is(target error) bool { return target == ErrInvalidClaims }
 
 // Agency is an issuing authority (a tenant of the issuer).
 type Agency struct {
@@ -344,7 +336,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Agency, error
 // Issue signs a credential of req.Type for req.Holder as agency a and stores it. With an
 // idempotency key it returns the credential issued earlier for the same key and request
 // (created=false), or ErrIdempotencyConflict if the request differs. Other errors:
-// ErrUnknownType, ErrTypeNotAllowed, ErrInvalidClaims (a *ClaimError), ErrInvalidHolder,
+// ErrUnknownType, ErrTypeNotAllowed, ErrInvalidClaims (a *credtype.ClaimsError), ErrInvalidHolder,
 // ErrInvalidRequest. Nothing is stored when it fails.
 func (s *Service) Issue(ctx context.Context, a Agency, req IssueRequest) (c Credential, created bool, err error) {
 	t, err := LookupType(req.Type)
@@ -357,7 +349,7 @@ func (s *Service) Issue(ctx context.Context, a Agency, req IssueRequest) (c Cred
 	if len(req.IdempotencyKey) > 255 {
 		return Credential{}, false, fmt.Errorf("%w: idempotency key longer than 255 bytes", ErrInvalidRequest)
 	}
-	if err := t.validateClaims(req.Claims); err != nil {
+	if err := t.Validate(req.Claims); err != nil {
 		return Credential{}, false, err
 	}
 	reqHash, err := requestHash(req)
@@ -403,12 +395,7 @@ func (s *Service) Issue(ctx context.Context, a Agency, req IssueRequest) (c Cred
 	for k, v := range req.Claims {
 		payload[k] = v
 	}
-	var disclose []string
-	for _, n := range t.Disclosable {
-		if _, ok := req.Claims[n]; ok {
-			disclose = append(disclose, n)
-		}
-	}
+	disclose := t.Disclosable(req.Claims)
 	signer, err := sdjwt.NewSigner(key.Signer(), FormatSDJWTVC, a.KID)
 	if err != nil {
 		return Credential{}, false, err

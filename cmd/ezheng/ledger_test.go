@@ -172,3 +172,28 @@ func TestDIDLifecycleCLI(t *testing.T) {
 		t.Fatal("update after deactivation accepted")
 	}
 }
+
+// TestIssuerTypeCLI: `ezheng issuer type list` shows the six types; `show --example` prints
+// claims that the issuer accepts for that type.
+func TestIssuerTypeCLI(t *testing.T) {
+	out, err := runCLI(t, "issuer", "type", "list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"DrivingLicence", "HealthCode", "BusinessLicence", "ResidencePermit", "VaccinationCertificate", "DegreeCertificate"} {
+		if !strings.Contains(out, name) {
+			t.Errorf("type list lacks %s:\n%s", name, out)
+		}
+	}
+	out, err = runCLI(t, "issuer", "type", "show", "DrivingLicence", "--example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims map[string]any
+	if err := json.Unmarshal([]byte(out), &claims); err != nil || claims["licence_class"] == nil {
+		t.Fatalf("example: %v\n%s", err, out)
+	}
+	if _, err := runCLI(t, "issuer", "type", "show", "PilotLicence"); err == nil {
+		t.Fatal("unknown type shown")
+	}
+}

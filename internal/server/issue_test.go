@@ -58,6 +58,11 @@ func TestIssueBadInput(t *testing.T) {
 			}
 		})
 	}
+	// Claim violations are listed field by field.
+	r := f.doJSON(http.MethodPost, "/issuer/v1/credentials", dl, claimsWith("licence_class", nil))
+	if !strings.Contains(string(r.body), `"field":"claims/licence_class"`) {
+		t.Fatalf("invalid-claims problem does not name the field: %s", r.body)
+	}
 }
 
 // TestIssueIdempotent: the same Idempotency-Key returns the same credential; reusing it for a

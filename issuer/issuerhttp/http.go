@@ -13,6 +13,7 @@ import (
 	"github.com/ezheng/ezheng/internal/problem"
 	"github.com/ezheng/ezheng/internal/web"
 	"github.com/ezheng/ezheng/issuer"
+	"github.com/ezheng/ezheng/issuer/credtype"
 )
 
 // Service is what the handlers need from the issuer.
@@ -102,6 +103,10 @@ func (h handler) issue(c echo.Context) error {
 		Type: req.Type, Holder: req.Holder, Claims: req.Claims,
 		IdempotencyKey: c.Request().Header.Get("Idempotency-Key"),
 	})
+	var ce *credtype.ClaimsError
+	if errors.As(err, &ce) {
+		return claimsProblem(ce)
+	}
 	if err != nil {
 		return err
 	}
@@ -138,4 +143,14 @@ func (h handler) receipt(c echo.Context) error {
 		return err
 	}
 	return c.JSONBlob(http.StatusOK, r)
+}
+
+// claimsProblem lists every claim violation, one per field, so a client can mark them all.
+func claimsProblem(ce *credtype.ClaimsError) *problem.Problem {
+	p := &problem.Problem{Type: problem.TypeURI("invalid-claims"), Title: "The claims do not fit the credential type",
+		Status: http.StatusUnprocessableEntity, Detail: ce.Error()}
+	for _, v := range ce.Violations {
+		p.Errors = append(p.Errors, problem.FieldError{Field: "claims" + v.Path, Detail: v.Reason})
+	}
+	return p
 }
