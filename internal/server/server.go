@@ -5,7 +5,6 @@ package server
 
 import (
 	"context"
-	_ "embed"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,11 +31,6 @@ import (
 	"github.com/ezheng/ezheng/wallet"
 	"github.com/ezheng/ezheng/wallet/walletstore"
 )
-
-// OpenAPI is the OpenAPI 3.1 description of every endpoint the server serves.
-//
-//go:embed openapi.json
-var OpenAPI []byte
 
 // Config configures the whole server.
 type Config struct {
