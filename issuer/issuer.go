@@ -21,8 +21,8 @@ import (
 	"github.com/ezheng/ezheng/internal/keys"
 	"github.com/ezheng/ezheng/internal/problem"
 	"github.com/ezheng/ezheng/internal/sdjwt"
-	"github.com/ezheng/ezheng/issuer/credtype"
 	"github.com/ezheng/ezheng/internal/secret"
+	"github.com/ezheng/ezheng/issuer/credtype"
 )
 
 // Errors of the issuer domain. The HTTP layer maps them to problem types.
@@ -118,6 +118,9 @@ type Config struct {
 	Ledger Ledger
 	// LedgerKey verifies the ledger's checkpoints (receipts are checked before they are kept).
 	LedgerKey note.Verifier
+	// PublicURL is the server's base URL as clients reach it (no trailing slash): the
+	// OpenID4VCI credential issuer identifier and the base of status list URLs.
+	PublicURL string
 	Logger    *slog.Logger
 	Now       func() time.Time // injected clock; time.Now when nil
 }
@@ -130,6 +133,7 @@ type Service struct {
 	resolver  did.Resolver
 	ledger    Ledger
 	ledgerKey note.Verifier
+	publicURL string
 	log       *slog.Logger
 	now       func() time.Time
 }
@@ -149,7 +153,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.Now = time.Now
 	}
 	return &Service{store: cfg.Store, anchors: cfg.Anchors, sealer: cfg.Sealer, resolver: cfg.Resolver,
-		ledger: cfg.Ledger, ledgerKey: cfg.LedgerKey, log: cfg.Logger, now: cfg.Now}, nil
+		ledger: cfg.Ledger, ledgerKey: cfg.LedgerKey, publicURL: cfg.PublicURL, log: cfg.Logger, now: cfg.Now}, nil
 }
 
 // agencyKeys are an agency's three keys: the signing key its DID document lists as

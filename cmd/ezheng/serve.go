@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -23,7 +24,7 @@ func serveCmd(stdout, stderr io.Writer, getenv func(string) string) *cobra.Comma
 		Short: "Run every component in one process, with a demo world on first start",
 		Args:  cobra.NoArgs,
 	}
-	addSettings(cmd.Flags(), getenv, "addr", "data", "log-level", "qr-validity", "ledger-origin")
+	addSettings(cmd.Flags(), getenv, "addr", "data", "log-level", "qr-validity", "ledger-origin", "public-url")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		fs := cmd.Flags()
 		var level slog.Level
@@ -36,14 +37,15 @@ func serveCmd(stdout, stderr io.Writer, getenv func(string) string) *cobra.Comma
 		}
 		logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 		return serve(cmd.Context(), stdout, logger, serveOptions{addr: getString(fs, "addr"), dataDir: getString(fs, "data"),
-			masterKey: getenv(masterKeyEnv), qrValidity: qrValidity, ledgerOrigin: getString(fs, "ledger-origin")})
+			masterKey: getenv(masterKeyEnv), qrValidity: qrValidity, ledgerOrigin: getString(fs, "ledger-origin"),
+			publicURL: strings.TrimRight(getString(fs, "public-url"), "/")})
 	}
 	return cmd
 }
 
 type serveOptions struct {
-	addr, dataDir, masterKey, ledgerOrigin string
-	qrValidity                             time.Duration
+	addr, dataDir, masterKey, ledgerOrigin, publicURL string
+	qrValidity                                        time.Duration
 }
 
 func serve(ctx context.Context, stdout io.Writer, logger *slog.Logger, o serveOptions) error {
@@ -55,17 +57,22 @@ func serve(ctx context.Context, stdout io.Writer, logger *slog.Logger, o serveOp
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(ctx, server.Config{DataDir: dataDir, MasterKey: master, Logger: logger, QRValidity: o.qrValidity, LedgerOrigin: o.ledgerOrigin})
-	if err != nil {
-		return err
-	}
-	defer srv.Close()
-
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return err
 	}
-	base := "http://" + ln.Addr().String()
+	base := o.publicURL
+	if base == "" {
+		base = "http://" + ln.Addr().String()
+	}
+	srv, err := server.New(ctx, server.Config{DataDir: dataDir, MasterKey: master, Logger: logger, QRValidity: o.qrValidity,
+		LedgerOrigin: o.ledgerOrigin, PublicURL: base})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer srv.Close()
+
 	world, created, err := demo.Seed(ctx, demo.Services{Issuer: srv.Issuer, Wallet: srv.Wallet, Verifier: srv.Verifier, LedgerKey: srv.LedgerKey}, dataDir, base)
 	if err != nil {
 		ln.Close()

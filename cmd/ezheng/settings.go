@@ -17,6 +17,7 @@ var settings = []setting{
 	{"data", "EZHENG_DATA", "./ezheng-data", "data directory: one SQLite file per component, the master key file, demo.json"},
 	{"log-level", "EZHENG_LOG_LEVEL", "info", "log level: debug, info, warn or error"},
 	{"qr-validity", "EZHENG_QR_VALIDITY", "60s", "how long a counter QR stays valid"},
+	{"public-url", "EZHENG_PUBLIC_URL", "", "the URL clients reach this server at (credential issuer id, status list URLs); default http://<addr>"},
 	{"ledger-origin", "EZHENG_LEDGER_ORIGIN", "ezheng.local/ledger", "the ledger's name in its checkpoints (used when the ledger is created)"},
 }
 

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -48,6 +49,9 @@ type Config struct {
 	AnchorBatch    int
 	// RootAuthorityName names the root authority made at genesis.
 	RootAuthorityName string
+	// PublicURL is the base URL clients reach the server at, without a trailing slash: the
+	// OpenID4VCI credential issuer identifier and the base of status list URLs.
+	PublicURL string
 }
 
 // Defaults for Config.
@@ -68,6 +72,9 @@ func (c Config) Validate() error {
 	}
 	if c.QRValidity < 0 {
 		return errors.New("server: QR validity must not be negative")
+	}
+	if c.PublicURL == "" || strings.HasSuffix(c.PublicURL, "/") {
+		return errors.New("server: PublicURL is required, without a trailing slash")
 	}
 	if c.AnchorInterval < 0 || c.AnchorBatch < 0 {
 		return errors.New("server: anchor interval and batch must not be negative")
@@ -172,7 +179,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 
 	resolver := did.Methods{"ez": ledgerResolver{s.Ledger}, "key": did.Local{}, "jwk": did.Local{}, "web": did.Web{}}
 	if s.Issuer, err = issuer.New(issuer.Config{Store: s.issuerDB, Anchors: s.issuerDB, Sealer: issuerSealer, Resolver: resolver,
-		Ledger: s.Ledger, LedgerKey: noteVerifier, Logger: log.With("component", "issuer"), Now: cfg.Now}); err != nil {
+		Ledger: s.Ledger, LedgerKey: noteVerifier, PublicURL: cfg.PublicURL, Logger: log.With("component", "issuer"), Now: cfg.Now}); err != nil {
 		return nil, err
 	}
 	if s.Wallet, err = wallet.New(wallet.Config{Store: s.walletDB, Sealer: walletSealer, Resolver: resolver, Logger: log.With("component", "wallet"), Now: cfg.Now, QRValidity: cfg.QRValidity}); err != nil {

@@ -55,7 +55,10 @@ func newFixture(t testing.TB, mod ...func(*server.Config)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	clk := &clock{now: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}
-	cfg := server.Config{DataDir: t.TempDir(), MasterKey: bytes.Repeat([]byte{9}, 32), Now: clk.Now}
+	// Listen first: the server's public URL (credential issuer id, status list URLs) is the
+	// test server's address.
+	hs := httptest.NewUnstartedServer(nil)
+	cfg := server.Config{DataDir: t.TempDir(), MasterKey: bytes.Repeat([]byte{9}, 32), Now: clk.Now, PublicURL: "http://" + hs.Listener.Addr().String()}
 	for _, m := range mod {
 		m(&cfg)
 	}
@@ -64,7 +67,8 @@ func newFixture(t testing.TB, mod ...func(*server.Config)) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	hs := httptest.NewServer(srv.Echo)
+	hs.Config.Handler = srv.Echo
+	hs.Start()
 	t.Cleanup(hs.Close)
 	w, _, err := demo.Seed(ctx, demo.Services{Issuer: srv.Issuer, Wallet: srv.Wallet, Verifier: srv.Verifier, LedgerKey: srv.LedgerKey}, t.TempDir(), hs.URL)
 	if err != nil {
