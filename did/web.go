@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/ezheng/ezheng/internal/safehttp"
 )
 
 // Web resolves did:web (W3C CCG did:web method) over HTTPS: did:web:example.com is fetched from
@@ -78,7 +78,7 @@ func (w Web) Resolve(ctx context.Context, s string) (*Document, error) {
 	}
 	client := w.Client
 	if client == nil {
-		client = publicOnlyClient
+		client = safehttp.Client(false)
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -122,23 +122,4 @@ func (w Web) Resolve(ctx context.Context, s string) (*Document, error) {
 	}
 	doc.VerificationMethod = usable
 	return &doc, nil
-}
-
-// publicOnlyClient dials only public addresses.
-var publicOnlyClient = &http.Client{Transport: &http.Transport{
-	DialContext:         (&net.Dialer{Timeout: 5 * time.Second, Control: refuseInternal}).DialContext,
-	TLSHandshakeTimeout: 5 * time.Second, ResponseHeaderTimeout: 5 * time.Second, MaxResponseHeaderBytes: 16 << 10,
-}}
-
-func refuseInternal(_, address string, _ syscall.RawConn) error {
-	host, _, err := net.SplitHostPort(address)
-	if err != nil {
-		return err
-	}
-	ip := net.ParseIP(host)
-	if ip == nil || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
-		ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast() {
-		return fmt.Errorf("did:web: refusing to connect to internal address %s", host)
-	}
-	return nil
 }

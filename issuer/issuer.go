@@ -22,6 +22,7 @@ import (
 	"github.com/ezheng/ezheng/internal/problem"
 	"github.com/ezheng/ezheng/internal/sdjwt"
 	"github.com/ezheng/ezheng/internal/secret"
+	"github.com/ezheng/ezheng/internal/statuslist"
 	"github.com/ezheng/ezheng/issuer/credtype"
 )
 
@@ -96,10 +97,12 @@ type Store interface {
 	AddToken(ctx context.Context, agencyID string, tokenHash []byte, at time.Time) error
 	// AgencyByToken returns the agency owning the token hash, or ErrNotFound.
 	AgencyByToken(ctx context.Context, tokenHash []byte) (Agency, error)
-	// SaveCredential stores c, its raw form sealed, its idempotency key ("" for none) and
-	// request hash. If the agency already used the key it stores nothing and returns
-	// ErrIdempotencyConflict.
-	SaveCredential(ctx context.Context, c Credential, sealedRaw []byte, idemKey string, reqHash []byte) error
+	// SaveCredential allocates a credential of the agency a status list entry (a random unused
+	// index of its open list, a new list when it is full), calls sign with it for the signed
+	// credential and its sealed raw form, and stores them with the idempotency key ("" for
+	// none) and request hash, all in one transaction. If the agency already used the key it
+	// stores nothing and returns ErrIdempotencyConflict; if sign fails, its error.
+	SaveCredential(ctx context.Context, agencyID, idemKey string, reqHash []byte, sign func(StatusEntry) (Credential, []byte, error)) error
 	// CredentialByIdempotencyKey returns the credential stored under the key, its sealed raw
 	// form and request hash, or ErrNotFound.
 	CredentialByIdempotencyKey(ctx context.Context, agencyID, key string) (Credential, []byte, []byte, error)
@@ -111,6 +114,7 @@ type Store interface {
 type Config struct {
 	Store    Store
 	Anchors  AnchorStore
+	Offers   OfferStore // OpenID4VCI offers; nil disables the flow
 	Sealer   *keys.Sealer
 	Resolver did.Resolver
 	// Ledger is the DID ledger agencies live on; nil only for a bootstrap service that makes
@@ -121,6 +125,11 @@ type Config struct {
 	// PublicURL is the server's base URL as clients reach it (no trailing slash): the
 	// OpenID4VCI credential issuer identifier and the base of status list URLs.
 	PublicURL string
+	// Statuses keeps credential statuses and status lists; nil disables revocation.
+	Statuses StatusStore
+	// StatusTTL is how long a signed status list is valid and may be cached; DefaultStatusTTL
+	// when zero.
+	StatusTTL time.Duration
 	Logger    *slog.Logger
 	Now       func() time.Time // injected clock; time.Now when nil
 }
@@ -129,6 +138,7 @@ type Config struct {
 type Service struct {
 	store     Store
 	anchors   AnchorStore
+	offers    OfferStore
 	sealer    *keys.Sealer
 	resolver  did.Resolver
 	ledger    Ledger
@@ -136,6 +146,9 @@ type Service struct {
 	publicURL string
 	log       *slog.Logger
 	now       func() time.Time
+	statuses  StatusStore
+	statusTTL time.Duration
+	statusMu  listLocks // serialises the publications of each status list
 }
 
 // New returns a Service.
@@ -152,8 +165,12 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{store: cfg.Store, anchors: cfg.Anchors, sealer: cfg.Sealer, resolver: cfg.Resolver,
-		ledger: cfg.Ledger, ledgerKey: cfg.LedgerKey, publicURL: cfg.PublicURL, log: cfg.Logger, now: cfg.Now}, nil
+	if cfg.StatusTTL == 0 {
+		cfg.StatusTTL = DefaultStatusTTL
+	}
+	return &Service{store: cfg.Store, anchors: cfg.Anchors, offers: cfg.Offers, sealer: cfg.Sealer, resolver: cfg.Resolver,
+		ledger: cfg.Ledger, ledgerKey: cfg.LedgerKey, publicURL: cfg.PublicURL, log: cfg.Logger, now: cfg.Now,
+		statuses: cfg.Statuses, statusTTL: cfg.StatusTTL}, nil
 }
 
 // agencyKeys are an agency's three keys: the signing key its DID document lists as
@@ -404,14 +421,20 @@ func (s *Service) Issue(ctx context.Context, a Agency, req IssueRequest) (c Cred
 	if err != nil {
 		return Credential{}, false, err
 	}
-	raw, err := sdjwt.Issue(signer, payload, disclose, 0, rand.Reader)
-	if err != nil {
-		return Credential{}, false, fmt.Errorf("sign: %w", err)
+	// The status entry is allocated in the save transaction, so the credential is signed
+	// there; the status claim is never selectively disclosable.
+	sign := func(e StatusEntry) (Credential, []byte, error) {
+		payload["status"] = statuslist.StatusClaim(s.StatusListURI(e.List), e.Index)
+		raw, err := sdjwt.Issue(signer, payload, disclose, 0, rand.Reader)
+		if err != nil {
+			return Credential{}, nil, fmt.Errorf("sign: %w", err)
+		}
+		c.Raw = raw
+		sum := sha256.Sum256([]byte(raw))
+		c.Digest = hex.EncodeToString(sum[:])
+		return c, s.sealer.Seal([]byte(raw), []byte(c.ID)), nil
 	}
-	c.Raw = raw
-	sum := sha256.Sum256([]byte(raw))
-	c.Digest = hex.EncodeToString(sum[:])
-	if err := s.store.SaveCredential(ctx, c, s.sealer.Seal([]byte(raw), []byte(c.ID)), req.IdempotencyKey, reqHash); err != nil {
+	if err := s.store.SaveCredential(ctx, a.ID, req.IdempotencyKey, reqHash, sign); err != nil {
 		if errors.Is(err, ErrIdempotencyConflict) { // a concurrent request with the same key won
 			return s.Issue(ctx, a, req)
 		}

@@ -24,6 +24,7 @@ type Wallet interface {
 	Receive(ctx context.Context, c wallet.Citizen, raw string) (wallet.Credential, bool, error)
 	Credentials(ctx context.Context, c wallet.Citizen) ([]wallet.Credential, error)
 	Present(ctx context.Context, c wallet.Citizen, id string, disclose []string, audience string) (wallet.Presentation, error)
+	RedeemOffer(ctx context.Context, c wallet.Citizen, offerURI, txCode string) ([]wallet.Credential, error)
 }
 
 // Rules maps wallet errors to the bridge's stable problem types, which the app switches on.
@@ -31,6 +32,8 @@ var Rules = []problem.Rule{
 	{Err: wallet.ErrInvalidCredential, Status: http.StatusUnprocessableEntity, Name: "invalid-credential", Title: "The credential was rejected"},
 	{Err: wallet.ErrNotBound, Status: http.StatusUnprocessableEntity, Name: "credential-not-bound", Title: "The credential is bound to another holder"},
 	{Err: wallet.ErrUnknownClaim, Status: http.StatusUnprocessableEntity, Name: "unknown-claim", Title: "The credential has no such claim"},
+	{Err: wallet.ErrTxCodeRequired, Status: http.StatusBadRequest, Name: "tx-code-required", Title: "The offer needs its transaction code"},
+	{Err: wallet.ErrOffer, Status: http.StatusUnprocessableEntity, Name: "offer-failed", Title: "The credential offer could not be redeemed"},
 	{Err: wallet.ErrNotFound, Status: http.StatusNotFound, Name: "not-found", Title: "Not found"},
 	{Err: wallet.ErrInvalidRequest, Status: http.StatusBadRequest, Name: "malformed-request", Title: "Malformed request"},
 }
@@ -45,6 +48,33 @@ func Register(e *echo.Echo, w Wallet) {
 	g.GET("/credentials", h.list)
 	g.POST("/credentials", h.receive)
 	g.POST("/credentials/:id/qr", h.qr)
+	g.POST("/offers", h.redeem)
+}
+
+// RedeemRequest is the body of POST /bridge/v1/offers: an offer the app scanned or opened
+// (openid-credential-offer://…), and the transaction code the citizen typed, if it has one.
+type RedeemRequest struct {
+	OfferURI string `json:"offer_uri"`
+	TxCode   string `json:"tx_code,omitempty"`
+}
+
+func (h handler) redeem(c echo.Context) error {
+	cit, err := h.auth(c)
+	if err != nil {
+		return err
+	}
+	var req RedeemRequest
+	if err := web.Bind(c, &req); err != nil {
+		return err
+	}
+	if req.OfferURI == "" {
+		return fmt.Errorf("%w: \"offer_uri\" is required", problem.ErrMalformed)
+	}
+	got, err := h.w.RedeemOffer(c.Request().Context(), cit, req.OfferURI, req.TxCode)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, map[string]any{"credentials": got})
 }
 
 func (h handler) auth(c echo.Context) (wallet.Citizen, error) {

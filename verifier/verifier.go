@@ -100,6 +100,9 @@ type Config struct {
 	QRMaxAge time.Duration
 	// Skew is the clock difference tolerated between wallet, issuer and verifier; 30 s when zero.
 	Skew time.Duration
+	// StatusLists fetches the status lists credentials point at; when nil, a credential with
+	// a status claim fails the status check.
+	StatusLists StatusLists
 }
 
 // Service verifies presentations. It is safe for concurrent use.
@@ -111,6 +114,8 @@ type Service struct {
 	now      func() time.Time
 	maxAge   time.Duration
 	skew     time.Duration
+
+	statusLists StatusLists
 }
 
 // New returns a Service.
@@ -130,7 +135,8 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Skew == 0 {
 		cfg.Skew = 30 * time.Second
 	}
-	return &Service{store: cfg.Store, trust: cfg.Trust, resolver: cfg.Resolver, log: cfg.Logger, now: cfg.Now, maxAge: cfg.QRMaxAge, skew: cfg.Skew}, nil
+	return &Service{store: cfg.Store, trust: cfg.Trust, resolver: cfg.Resolver, log: cfg.Logger, now: cfg.Now, maxAge: cfg.QRMaxAge, skew: cfg.Skew,
+		statusLists: cfg.StatusLists}, nil
 }
 
 // SaveCounter registers or updates a counter.
@@ -226,6 +232,22 @@ func (s *Service) Verify(ctx context.Context, text string, opts Options) (Result
 		}
 	} else {
 		c.skip(CheckValidity, CheckSignature)
+	}
+
+	// status: the issuer's status list, fetched now, says the credential is neither revoked
+	// nor suspended.
+	if c.ok(CheckSignature) {
+		reason, note, err := s.statusCheck(ctx, claims, iss, now)
+		switch {
+		case err != nil:
+			return Result{}, err
+		case reason != "":
+			c.fail(CheckStatus, reason)
+		default:
+			c.res.Checks = append(c.res.Checks, Check{Name: CheckStatus, OK: true, Reason: note})
+		}
+	} else {
+		c.skip(CheckStatus, CheckSignature)
 	}
 
 	// accreditation: the issuer may issue this type, at the time it issued.

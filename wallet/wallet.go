@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sort"
 	"strings"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/ezheng/ezheng/did"
 	"github.com/ezheng/ezheng/internal/keys"
 	"github.com/ezheng/ezheng/internal/problem"
+	"github.com/ezheng/ezheng/internal/safehttp"
 	"github.com/ezheng/ezheng/internal/sdjwt"
 	"github.com/ezheng/ezheng/internal/secret"
 )
@@ -92,6 +94,12 @@ type Config struct {
 	Now      func() time.Time
 	// QRValidity is how long a counter presentation stays valid; 60 s when zero.
 	QRValidity time.Duration
+	// HTTPClient fetches from issuers (OpenID4VCI); nil means one that refuses internal
+	// addresses (safehttp).
+	HTTPClient *http.Client
+	// AllowLoopbackHTTP lets offers and issuers on http://127.0.0.1 / localhost be used: for
+	// a local demo server only.
+	AllowLoopbackHTTP bool
 }
 
 // DefaultAudience is the KB-JWT audience of a counter QR made for no particular counter.
@@ -99,12 +107,14 @@ const DefaultAudience = "urn:ezheng:counter"
 
 // Service is the wallet backend. It is safe for concurrent use.
 type Service struct {
-	store      Store
-	sealer     *keys.Sealer
-	resolver   did.Resolver
-	log        *slog.Logger
-	now        func() time.Time
-	qrValidity time.Duration
+	store         Store
+	sealer        *keys.Sealer
+	resolver      did.Resolver
+	log           *slog.Logger
+	now           func() time.Time
+	qrValidity    time.Duration
+	http          *http.Client
+	allowLoopback bool
 }
 
 // New returns a Service.
@@ -121,7 +131,11 @@ func New(cfg Config) (*Service, error) {
 	if cfg.QRValidity == 0 {
 		cfg.QRValidity = 60 * time.Second
 	}
-	return &Service{store: cfg.Store, sealer: cfg.Sealer, resolver: cfg.Resolver, log: cfg.Logger, now: cfg.Now, qrValidity: cfg.QRValidity}, nil
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = safehttp.Client(false)
+	}
+	return &Service{store: cfg.Store, sealer: cfg.Sealer, resolver: cfg.Resolver, log: cfg.Logger, now: cfg.Now, qrValidity: cfg.QRValidity,
+		http: cfg.HTTPClient, allowLoopback: cfg.AllowLoopbackHTTP}, nil
 }
 
 // CreateCitizen enrols a citizen with a new P-256 holder key (the kind phones keep in

@@ -46,13 +46,13 @@ func testEnv(extra map[string]string) func(string) string {
 // startServe runs `ezheng serve` in-process on a free loopback port with data dir dir, waits
 // until it answers, and returns the demo world. The server stops when the test ends (or
 // when stop is called) and the test fails if it did not stop cleanly.
-func startServe(t *testing.T, dir string) (w *demo.World, stop func()) {
+func startServe(t *testing.T, dir string, args ...string) (w *demo.World, stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	out := &syncBuffer{}
 	go func() {
-		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", dir, "--log-level", "warn"}, out, out, testEnv(nil))
+		done <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0", "--data", dir, "--log-level", "warn"}, args...), out, out, testEnv(nil))
 	}()
 	var once sync.Once
 	stop = func() {

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -195,5 +196,45 @@ func TestIssuerTypeCLI(t *testing.T) {
 	}
 	if _, err := runCLI(t, "issuer", "type", "show", "PilotLicence"); err == nil {
 		t.Fatal("unknown type shown")
+	}
+}
+
+// TestIssuerOfferCLI: `ezheng issuer offer` prints the contract JSON, and the offer redeems in
+// the demo citizen's wallet through the bridge.
+func TestIssuerOfferCLI(t *testing.T) {
+	dir := t.TempDir()
+	w, _ := startServe(t, dir)
+	psb, _ := w.Agency("DrivingLicence")
+	example, err := runCLI(t, "issuer", "type", "show", "DrivingLicence", "--example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := filepath.Join(t.TempDir(), "claims.json")
+	os.WriteFile(claims, []byte(example), 0o600)
+	png := filepath.Join(t.TempDir(), "offer.png")
+	out, err := runCLI(t, "issuer", "offer", "--server", w.BaseURL, "--token", psb.Token, "--type", "DrivingLicence", "--claims", claims, "--qr-png", png)
+	if err != nil {
+		t.Fatalf("offer: %v", err)
+	}
+	var o struct{ OfferURI, TxCode, QRPNG string }
+	json.Unmarshal([]byte(out), &struct {
+		OfferURI *string `json:"offer_uri"`
+		TxCode   *string `json:"tx_code"`
+		QRPNG    *string `json:"qr_png"`
+	}{&o.OfferURI, &o.TxCode, &o.QRPNG})
+	if !strings.HasPrefix(o.OfferURI, "openid-credential-offer://") || len(o.TxCode) != 6 || o.QRPNG != png || !fileExists(png) {
+		t.Fatalf("offer output: %s", out)
+	}
+	b, _ := json.Marshal(map[string]string{"offer_uri": o.OfferURI, "tx_code": o.TxCode})
+	req, _ := http.NewRequest(http.MethodPost, w.BaseURL+"/bridge/v1/offers", bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+w.Citizen.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("redeem: HTTP %d", resp.StatusCode)
 	}
 }

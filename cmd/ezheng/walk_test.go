@@ -30,7 +30,7 @@ func TestWalk(t *testing.T) {
 	if !strings.HasSuffix(res.Credential, "~") || strings.Count(res.Credential, "~") != len(demo.DrivingLicenceClaims)+1 {
 		t.Errorf("credential is not an SD-JWT with %d disclosures: %.80s…", len(demo.DrivingLicenceClaims), res.Credential)
 	}
-	if !vr.Valid || len(vr.failed()) != 0 || len(vr.Checks) != 5 {
+	if !vr.Valid || len(vr.failed()) != 0 || len(vr.Checks) != 6 {
 		t.Fatalf("walk result not valid: %+v", vr)
 	}
 	wantClaims := map[string]any{"family_name": "张", "given_name": "三", "licence_class": "C1"}
@@ -80,7 +80,8 @@ func TestRestart(t *testing.T) {
 	stop()
 	world1, _ := os.ReadFile(filepath.Join(dir, demo.FileName))
 
-	w2, stop := startServe(t, dir)
+	// Same address: credentials carry status list URLs under the server's public URL.
+	w2, stop := startServe(t, dir, "--addr", strings.TrimPrefix(w1.BaseURL, "http://"))
 	if w2.Citizen.Token != w1.Citizen.Token || w2.Agencies[0].Token != w1.Agencies[0].Token {
 		t.Error("restart minted new tokens: the demo world was seeded again")
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"github.com/ezheng/ezheng/did/ledgerhttp"
 	"github.com/ezheng/ezheng/internal/keys"
 	"github.com/ezheng/ezheng/internal/problem"
+	"github.com/ezheng/ezheng/internal/safehttp"
 	"github.com/ezheng/ezheng/internal/web"
 	"github.com/ezheng/ezheng/issuer"
 	"github.com/ezheng/ezheng/issuer/issuerhttp"
@@ -178,14 +180,22 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 
 	resolver := did.Methods{"ez": ledgerResolver{s.Ledger}, "key": did.Local{}, "jwk": did.Local{}, "web": did.Web{}}
-	if s.Issuer, err = issuer.New(issuer.Config{Store: s.issuerDB, Anchors: s.issuerDB, Sealer: issuerSealer, Resolver: resolver,
-		Ledger: s.Ledger, LedgerKey: noteVerifier, PublicURL: cfg.PublicURL, Logger: log.With("component", "issuer"), Now: cfg.Now}); err != nil {
+	if s.Issuer, err = issuer.New(issuer.Config{Store: s.issuerDB, Anchors: s.issuerDB, Offers: s.issuerDB, Sealer: issuerSealer, Resolver: resolver,
+		Ledger: s.Ledger, LedgerKey: noteVerifier, PublicURL: cfg.PublicURL, Statuses: s.issuerDB, Logger: log.With("component", "issuer"), Now: cfg.Now}); err != nil {
 		return nil, err
 	}
-	if s.Wallet, err = wallet.New(wallet.Config{Store: s.walletDB, Sealer: walletSealer, Resolver: resolver, Logger: log.With("component", "wallet"), Now: cfg.Now, QRValidity: cfg.QRValidity}); err != nil {
+	// A demo server on a loopback address lets its own wallet fetch http://127.0.0.1 offers;
+	// anywhere else the wallet reaches only public https issuers.
+	devLoopback := isLoopbackHTTP(cfg.PublicURL)
+	if s.Wallet, err = wallet.New(wallet.Config{Store: s.walletDB, Sealer: walletSealer, Resolver: resolver, Logger: log.With("component", "wallet"),
+		Now: cfg.Now, QRValidity: cfg.QRValidity, HTTPClient: safehttp.Client(devLoopback), AllowLoopbackHTTP: devLoopback}); err != nil {
 		return nil, err
 	}
-	if s.Verifier, err = verifier.New(verifier.Config{Store: s.verifierDB, Trust: s.Ledger, Resolver: resolver, Logger: log.With("component", "verifier"), Now: cfg.Now, QRMaxAge: cfg.QRValidity}); err != nil {
+	// The verifier fetches status lists over HTTP, caching them for their max-age unless the
+	// ledger holds a newer digest (a revocation shows at once).
+	statusLists := anchoredStatusLists{verifier.NewStatusFetcher(verifier.StatusFetcherConfig{Client: safehttp.Client(devLoopback), Now: cfg.Now}), s.Ledger}
+	if s.Verifier, err = verifier.New(verifier.Config{Store: s.verifierDB, Trust: s.Ledger, Resolver: resolver, Logger: log.With("component", "verifier"), Now: cfg.Now, QRMaxAge: cfg.QRValidity,
+		StatusLists: statusLists}); err != nil {
 		return nil, err
 	}
 
@@ -196,6 +206,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Ready:   s.ready,
 	})
 	issuerhttp.Register(s.Echo, s.Issuer)
+	issuerhttp.RegisterOpenID4VCI(s.Echo, s.Issuer)
 	mobilebridge.Register(s.Echo, s.Wallet)
 	verifierhttp.Register(s.Echo, s.Verifier)
 	ledgerhttp.Register(s.Echo, s.Ledger)
@@ -209,6 +220,16 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		s.Issuer.RunAnchoring(bg, cfg.AnchorInterval, cfg.AnchorBatch)
 	}()
 	return s, nil
+}
+
+// isLoopbackHTTP reports whether u is an http URL on a loopback host (a local demo).
+func isLoopbackHTTP(u string) bool {
+	p, err := url.Parse(u)
+	if err != nil || p.Scheme != "http" {
+		return false
+	}
+	h := p.Hostname()
+	return h == "localhost" || h == "127.0.0.1" || h == "::1"
 }
 
 func (s *Server) ready(ctx context.Context) error {

@@ -256,3 +256,11 @@ func rogueIssuer(t testing.TB, holder *keys.Key, override ...map[string]any) str
 	}
 	return raw
 }
+
+func sameThumb(a, b interface {
+	Thumbprint(crypto.Hash) ([]byte, error)
+}) bool {
+	ta, err1 := a.Thumbprint(crypto.SHA256)
+	tb, err2 := b.Thumbprint(crypto.SHA256)
+	return err1 == nil && err2 == nil && string(ta) == string(tb)
+}

@@ -33,6 +33,8 @@ var Rules = []problem.Rule{
 	{Err: issuer.ErrIdempotencyConflict, Status: http.StatusConflict, Name: "idempotency-conflict", Title: "Idempotency key reused for a different request"},
 	{Err: issuer.ErrNotAnchored, Status: http.StatusNotFound, Name: "not-anchored", Title: "The credential is not anchored on the ledger yet"},
 	{Err: issuer.ErrLedgerRejected, Status: http.StatusConflict, Name: "ledger-rejected", Title: "The ledger rejected the operation"},
+	{Err: issuer.ErrInvalidTransition, Status: http.StatusConflict, Name: "invalid-status-transition", Title: "The credential's status does not allow this change"},
+	{Err: issuer.ErrStatusConflict, Status: http.StatusConflict, Name: "status-conflict", Title: "The status list changed concurrently; retry"},
 	{Err: issuer.ErrNotFound, Status: http.StatusNotFound, Name: "not-found", Title: "Not found"},
 	{Err: issuer.ErrInvalidRequest, Status: http.StatusBadRequest, Name: "malformed-request", Title: "Malformed request"},
 }
@@ -47,6 +49,7 @@ func Register(e *echo.Echo, svc Service) {
 	g.POST("/credentials", h.issue)
 	g.GET("/credentials/:id", h.credential)
 	g.GET("/credentials/:id/receipt", h.receipt)
+	registerStatus(g, h)
 }
 
 func (h handler) auth(c echo.Context) (issuer.Agency, error) {

@@ -130,25 +130,39 @@ func (s *Store) NextSeq(ctx context.Context, agencyID string) (uint64, error) {
 	return seq, err
 }
 
-// SaveCredential implements issuer.Store: the credential and its anchor-queue entry are
-// written in one transaction.
-func (s *Store) SaveCredential(ctx context.Context, c issuer.Credential, sealedRaw []byte, idemKey string, reqHash []byte) error {
+// SaveCredential implements issuer.Store: the status list entry, the credential and its
+// anchor-queue entry are written in one transaction, so an index is never handed out twice.
+func (s *Store) SaveCredential(ctx context.Context, agencyID, idemKey string, reqHash []byte, sign func(issuer.StatusEntry) (issuer.Credential, []byte, error)) error {
 	var key any
 	if idemKey != "" {
 		key = idemKey
 	}
-	digest, err := hex.DecodeString(c.Digest)
-	if err != nil {
-		return fmt.Errorf("credential digest: %w", err)
-	}
 	return sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO credentials(id, agency_id, type, format, holder, sealed_raw, digest, idempotency_key, request_hash, issued_at, expires_at)
+		e, err := allocateStatus(ctx, tx, agencyID, time.Now())
+		if err != nil {
+			return fmt.Errorf("allocate status entry: %w", err)
+		}
+		c, sealedRaw, err := sign(e)
+		if err != nil {
+			return err
+		}
+		if c.AgencyID != agencyID {
+			return fmt.Errorf("credential of agency %s saved for %s", c.AgencyID, agencyID)
+		}
+		digest, err := hex.DecodeString(c.Digest)
+		if err != nil {
+			return fmt.Errorf("credential digest: %w", err)
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO credentials(id, agency_id, type, format, holder, sealed_raw, digest, idempotency_key, request_hash, issued_at, expires_at)
 			VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
 			c.ID, c.AgencyID, c.Type, c.Format, c.Holder, sealedRaw, c.Digest, key, reqHash, c.IssuedAt.Unix(), c.ExpiresAt.Unix())
 		if sqlitedb.IsUniqueViolation(err) {
 			return issuer.ErrIdempotencyConflict
 		}
 		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO credential_status(credential_id, list_id, idx) VALUES (?,?,?)`, c.ID, e.List, e.Index); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO anchor_queue(credential_id, agency_id, digest) VALUES (?,?,?)`, c.ID, c.AgencyID, digest)
