@@ -238,3 +238,23 @@ func TestIssuerOfferCLI(t *testing.T) {
 		t.Fatalf("redeem: HTTP %d", resp.StatusCode)
 	}
 }
+
+// TestBenchCLI runs the load generator briefly against the in-process server: every request
+// succeeds and the JSON result counts them (no timing is asserted).
+func TestBenchCLI(t *testing.T) {
+	dir := t.TempDir()
+	startServe(t, dir)
+	for _, target := range []string{"issue", "verify"} {
+		out, err := runCLI(t, "bench", target, "--data", dir, "--rate", "40", "--duration", "500ms", "--concurrency", "4")
+		if err != nil {
+			t.Fatalf("bench %s: %v", target, err)
+		}
+		var r struct {
+			Result struct{ Requests, OK, Errors, Dropped int }
+		}
+		json.Unmarshal([]byte(out), &r)
+		if r.Result.Requests+r.Result.Dropped != 20 || r.Result.Errors != 0 || r.Result.OK != r.Result.Requests {
+			t.Fatalf("bench %s: %s", target, out)
+		}
+	}
+}

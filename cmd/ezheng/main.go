@@ -36,6 +36,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(serveCmd(stdout, stderr, getenv), demoCmd(stdout, getenv), didCmd(stdout), ledgerCmd(stdout, getenv), addStatusCmds(issuerCmd(stdout), stdout))
+	root.AddCommand(serveCmd(stdout, stderr, getenv), demoCmd(stdout, getenv), didCmd(stdout), ledgerCmd(stdout, getenv), addStatusCmds(issuerCmd(stdout), stdout), benchCmd(stdout, getenv))
 	return root.ExecuteContext(ctx)
 }
