@@ -41,6 +41,8 @@ type AnchorStore interface {
 	CreateBatch(ctx context.Context, agencyID string, max int, at time.Time, sign func(batchID string, digests [][]byte) (string, error)) (Batch, error)
 	// OpenBatches returns the batches created but not completed (after a crash, say).
 	OpenBatches(ctx context.Context) ([]Batch, error)
+	// ResignBatch replaces the signed anchor operation of an open batch (after a key rotation).
+	ResignBatch(ctx context.Context, batchID, op string) error
 	// CompleteBatch stores the receipts and marks the batch anchored at leafIndex.
 	CompleteBatch(ctx context.Context, batchID string, leafIndex uint64, receipts map[string][]byte) error
 	// Receipt returns the stored receipt, ErrNotAnchored while it is queued, or ErrNotFound.
@@ -76,21 +78,31 @@ func (s *Service) AnchorPending(ctx context.Context, max int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// One agency's trouble (a ledger refusal, a key being rotated) must not hold up the
+	// others: failures are collected and the rest carries on.
 	n := 0
+	var errs []error
+	stuck := map[string]bool{} // agencies with an open batch that failed: no new batches now
 	for _, b := range open {
 		if err := s.completeBatch(ctx, b); err != nil {
-			return n, err
+			errs = append(errs, err)
+			stuck[b.AgencyID] = true
+			continue
 		}
 		n += len(b.Digests)
 	}
 	agencies, err := s.anchors.AgenciesWithPending(ctx)
 	if err != nil {
-		return n, err
+		return n, errors.Join(append(errs, err)...)
 	}
 	for _, agencyID := range agencies {
+		if stuck[agencyID] {
+			continue
+		}
 		a, key, err := s.agencyKey(ctx, agencyID)
 		if err != nil {
-			return n, err
+			errs = append(errs, err)
+			continue
 		}
 		for {
 			b, err := s.anchors.CreateBatch(ctx, agencyID, max, s.now(), func(batchID string, digests [][]byte) (string, error) {
@@ -101,10 +113,12 @@ func (s *Service) AnchorPending(ctx context.Context, max int) (int, error) {
 				break
 			}
 			if err != nil {
-				return n, fmt.Errorf("batch for %s: %w", agencyID, err)
+				errs = append(errs, fmt.Errorf("batch for %s: %w", agencyID, err))
+				break
 			}
 			if err := s.completeBatch(ctx, b); err != nil {
-				return n, err
+				errs = append(errs, err)
+				break
 			}
 			n += len(b.Digests)
 			if len(b.Digests) < max {
@@ -112,7 +126,7 @@ func (s *Service) AnchorPending(ctx context.Context, max int) (int, error) {
 			}
 		}
 	}
-	return n, nil
+	return n, errors.Join(errs...)
 }
 
 // completeBatch submits b's anchor operation (or finds it on the ledger, if an earlier run
@@ -135,6 +149,26 @@ func (s *Service) completeBatch(ctx context.Context, b Batch) error {
 			return fmt.Errorf("batch %s: %w", b.ID, err)
 		}
 		leaf = rec.LeafIndex
+	case ledger.CodeWrongKey, ledger.CodeBadSignature:
+		// Signed with a key the agency no longer has (rotated between signing and
+		// submitting): sign the same batch again with the current key and retry once.
+		a, key, kerr := s.agencyKey(ctx, b.AgencyID)
+		if kerr != nil {
+			return kerr
+		}
+		if parsed.KeyID == a.KID {
+			return fmt.Errorf("%w: anchor %s: %s: %s", ErrLedgerRejected, b.ID, res.Code, res.Reason)
+		}
+		op, serr := ledger.SignOp(parsed.Op, key.Signer(), a.KID)
+		if serr != nil {
+			return serr
+		}
+		if err := s.anchors.ResignBatch(ctx, b.ID, op); err != nil {
+			return err
+		}
+		s.log.InfoContext(ctx, "anchor batch re-signed with the agency's new key", "batch", b.ID, "kid", a.KID)
+		b.Op = op
+		return s.completeBatch(ctx, b)
 	default:
 		return fmt.Errorf("%w: anchor %s: %s: %s", ErrLedgerRejected, b.ID, res.Code, res.Reason)
 	}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -65,6 +66,9 @@ type Credential struct {
 	Digest    string    `json:"digest"` // hex SHA-256 of Raw
 	IssuedAt  time.Time `json:"issued_at"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// Formats holds the credential in the other formats its type asks for (see formats.go),
+	// by format identifier: compact JWS for the JWT formats, the JSON document for ldp_vc.
+	Formats map[string]string `json:"formats,omitempty"`
 }
 
 // FormatSDJWTVC is the media type suffix and typ of an IETF SD-JWT VC.
@@ -148,7 +152,8 @@ type Service struct {
 	now       func() time.Time
 	statuses  StatusStore
 	statusTTL time.Duration
-	statusMu  listLocks // serialises the publications of each status list
+	statusMu  listLocks  // serialises the publications of each status list
+	rotateMu  sync.Mutex // serialises key rotations and their reconciliation (rotate.go)
 }
 
 // New returns a Service.
@@ -168,6 +173,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.StatusTTL == 0 {
 		cfg.StatusTTL = DefaultStatusTTL
 	}
+	warnFormatGaps(cfg.Logger)
 	return &Service{store: cfg.Store, anchors: cfg.Anchors, offers: cfg.Offers, sealer: cfg.Sealer, resolver: cfg.Resolver,
 		ledger: cfg.Ledger, ledgerKey: cfg.LedgerKey, publicURL: cfg.PublicURL, log: cfg.Logger, now: cfg.Now,
 		statuses: cfg.Statuses, statusTTL: cfg.StatusTTL}, nil
@@ -277,10 +283,11 @@ func (s *Service) Accredit(ctx context.Context, root Agency, issuerDID string, v
 	if s.ledger == nil {
 		return errors.New("issuer: no ledger configured")
 	}
-	_, key, err := s.agencyKey(ctx, root.ID)
+	cur, key, err := s.agencyKey(ctx, root.ID)
 	if err != nil {
 		return err
 	}
+	root.KID = cur.KID // key's kid, even if root was read before a key rotation
 	seq, err := s.store.NextSeq(ctx, root.ID)
 	if err != nil {
 		return err
@@ -304,8 +311,13 @@ func (s *Service) submit(ctx context.Context, op string) error {
 	return nil
 }
 
-// agencyKey returns the agency and its signing key.
+// agencyKey returns the agency and its current signing key (the one its kid names). It first
+// waits for a key rotation of the agency under way and settles one left pending by a crash
+// (settleRotation); callers sign with the returned agency's KID, not a copy read earlier.
 func (s *Service) agencyKey(ctx context.Context, agencyID string) (Agency, *keys.Key, error) {
+	if err := s.settleRotation(ctx, agencyID); err != nil {
+		return Agency{}, nil, fmt.Errorf("pending key rotation: %w", err)
+	}
 	a, err := s.store.Agency(ctx, agencyID)
 	if err != nil {
 		return Agency{}, nil, err
@@ -384,7 +396,10 @@ func (s *Service) Issue(ctx context.Context, a Agency, req IssueRequest) (c Cred
 			if string(prevHash) != string(reqHash) {
 				return Credential{}, false, ErrIdempotencyConflict
 			}
-			prev.Raw, err = s.openRaw(prev.ID, sealed)
+			if prev.Raw, err = s.openRaw(prev.ID, sealed); err != nil {
+				return Credential{}, false, err
+			}
+			prev.Formats, err = s.retryFormats(ctx, a, prev, req.Claims)
 			return prev, false, err
 		case !errors.Is(err, ErrNotFound):
 			return Credential{}, false, err
@@ -397,10 +412,11 @@ func (s *Service) Issue(ctx context.Context, a Agency, req IssueRequest) (c Cred
 		}
 		return Credential{}, false, err
 	}
-	_, key, err := s.agencyKey(ctx, a.ID)
+	cur, key, err := s.agencyKey(ctx, a.ID)
 	if err != nil {
 		return Credential{}, false, err
 	}
+	a.KID = cur.KID // key's kid, even if a was read before a key rotation
 	now := s.now().UTC().Truncate(time.Second)
 	c = Credential{
 		ID: secret.ID("cred"), AgencyID: a.ID, Type: t.Name, Format: FormatSDJWTVC, Holder: req.Holder,
@@ -418,6 +434,12 @@ func (s *Service) Issue(ctx context.Context, a Agency, req IssueRequest) (c Cred
 	}
 	disclose := t.Disclosable(req.Claims)
 	signer, err := sdjwt.NewSigner(key.Signer(), FormatSDJWTVC, a.KID)
+	if err != nil {
+		return Credential{}, false, err
+	}
+	// The W3C formats come from the same claims and times. They are signed before the save, so
+	// that a failure stores nothing, and stored right after it (see formats.go).
+	formats, err := s.buildFormats(ctx, t, a, key, c, req.Claims)
 	if err != nil {
 		return Credential{}, false, err
 	}
@@ -440,6 +462,12 @@ func (s *Service) Issue(ctx context.Context, a Agency, req IssueRequest) (c Cred
 		}
 		return Credential{}, false, fmt.Errorf("save credential: %w", err)
 	}
+	if err := s.saveFormats(ctx, c.ID, formats); err != nil {
+		// The SD-JWT VC is issued and stored; failing now would make a client without an
+		// idempotency key issue it twice. A retry with the key stores the formats again.
+		s.log.ErrorContext(ctx, "credential formats not stored", "credential", c.ID, "err", err)
+	}
+	c.Formats = formats
 	s.log.InfoContext(ctx, "credential issued", "agency", a.ID, "credential", c.ID, "type", c.Type)
 	return c, true, nil
 }
@@ -450,7 +478,10 @@ func (s *Service) Credential(ctx context.Context, a Agency, id string) (Credenti
 	if err != nil {
 		return Credential{}, err
 	}
-	c.Raw, err = s.openRaw(c.ID, sealed)
+	if c.Raw, err = s.openRaw(c.ID, sealed); err != nil {
+		return Credential{}, err
+	}
+	c.Formats, err = s.loadFormats(ctx, c.ID)
 	return c, err
 }
 

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
+
 	"github.com/ezheng/ezheng/did"
 	"github.com/ezheng/ezheng/did/ledger"
 	"github.com/ezheng/ezheng/internal/sdjwt"
@@ -285,7 +287,7 @@ func (s *Service) verifyIssuer(ctx context.Context, sd *sdjwt.SDJWT, iss, kid st
 	if kidDID.String() != iss {
 		return nil, verificationFailure{fmt.Errorf("kid %q is not a key of issuer %s", kid, iss)}
 	}
-	key, err := did.ResolveKey(ctx, s.resolver, kid, did.AssertionMethod)
+	key, err := s.issuerKey(ctx, kidDID, kid, sd.Payload)
 	if err != nil {
 		if did.IsUnresolvable(err) {
 			return nil, verificationFailure{fmt.Errorf("issuer key: %v", err)}
@@ -297,6 +299,57 @@ func (s *Service) verifyIssuer(ctx context.Context, sd *sdjwt.SDJWT, iss, kid st
 		return nil, verificationFailure{err}
 	}
 	return claims, nil
+}
+
+// issuerKey returns the assertion key kid names as the issuer's DID document listed it when
+// the credential was issued: the version in force at its iat (read before the signature is
+// checked; the signature then covers it). At second precision both the version before and the
+// one after an update are in force during the update's second. A DID deactivated since has no
+// keys. Methods without versions (did:key, did:jwk) and credentials without a well-formed iat
+// use the current document (the validity check reports a malformed iat). Errors are those of
+// did.ResolveKey; a key not listed at iat wraps did.ErrKeyNotFound.
+func (s *Service) issuerKey(ctx context.Context, d did.DID, kid string, payload map[string]any) (*jose.JSONWebKey, error) {
+	vr := versions(s.resolver, d)
+	iat, present, err := sdjwt.ClaimTime(payload, "iat")
+	if vr == nil || !present || err != nil {
+		return did.ResolveKey(ctx, s.resolver, kid, did.AssertionMethod)
+	}
+	if _, md, err := vr.ResolveVersion(ctx, d.String(), did.Query{}); err != nil {
+		return nil, err
+	} else if md.Deactivated {
+		return nil, fmt.Errorf("%w: %s is deactivated", did.ErrKeyNotFound, d)
+	}
+	at := iat.Truncate(time.Second)
+	notListed := fmt.Errorf("%w: kid %s was not an assertion key of the issuer at %s (issuance time)", did.ErrKeyNotFound, kid, at.Format(time.RFC3339))
+	doc, md, err := vr.ResolveVersion(ctx, d.String(), did.Query{VersionTime: at})
+	if errors.Is(err, did.ErrNotFound) {
+		return nil, notListed
+	}
+	if err != nil {
+		return nil, err
+	}
+	key, err := doc.Key(kid, did.AssertionMethod)
+	if errors.Is(err, did.ErrKeyNotFound) && md.Updated != nil && md.Updated.Truncate(time.Second).Equal(at) {
+		// Updated during the iat's second: the version before was in force too.
+		if doc, _, err2 := vr.ResolveVersion(ctx, d.String(), did.Query{VersionTime: at.Add(-time.Second)}); err2 == nil {
+			key, err = doc.Key(kid, did.AssertionMethod)
+		}
+	}
+	if errors.Is(err, did.ErrKeyNotFound) {
+		return nil, notListed
+	}
+	return key, err
+}
+
+// versions returns r's ability to resolve past versions of d's method, or nil.
+func versions(r did.Resolver, d did.DID) did.VersionResolver {
+	if m, ok := r.(did.Methods); ok {
+		if r, ok = m[d.Method]; !ok {
+			return nil
+		}
+	}
+	vr, _ := r.(did.VersionResolver)
+	return vr
 }
 
 func (s *Service) verifyHolder(sd *sdjwt.SDJWT, claims map[string]any, audiences []string, now time.Time) error {

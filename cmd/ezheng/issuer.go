@@ -44,6 +44,8 @@ func issuerCmd(stdout io.Writer) *cobra.Command {
 	}
 	types.AddCommand(list, show)
 	cmd.AddCommand(types, offerCmd(stdout))
+	cmd.AddCommand(agencyCmd(stdout))
+	cmd.AddCommand(bulkCmd(stdout))
 	return cmd
 }
 

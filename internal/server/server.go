@@ -212,12 +212,22 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	ledgerhttp.Register(s.Echo, s.Ledger)
 	didhttp.Register(s.Echo, resolver)
 
-	// Background work: the issuer's anchoring batcher.
+	// Bulk issuance jobs (issue #4): uploads over HTTP, issued by a background worker.
+	bulk, err := issuer.NewBulk(issuer.BulkConfig{Service: s.Issuer, Store: s.issuerDB})
+	if err != nil {
+		return nil, err
+	}
+	issuerhttp.RegisterBulk(s.Echo, bulk)
+
+	// Background work: the issuer's anchoring batcher and the bulk worker.
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop, s.done = stop, make(chan struct{})
 	go func() {
 		defer close(s.done)
+		bulkDone := make(chan struct{})
+		go func() { defer close(bulkDone); bulk.Run(bg) }()
 		s.Issuer.RunAnchoring(bg, cfg.AnchorInterval, cfg.AnchorBatch)
+		<-bulkDone
 	}()
 	return s, nil
 }

@@ -4,6 +4,7 @@ package issuerhttp
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
@@ -35,6 +36,7 @@ var Rules = []problem.Rule{
 	{Err: issuer.ErrLedgerRejected, Status: http.StatusConflict, Name: "ledger-rejected", Title: "The ledger rejected the operation"},
 	{Err: issuer.ErrInvalidTransition, Status: http.StatusConflict, Name: "invalid-status-transition", Title: "The credential's status does not allow this change"},
 	{Err: issuer.ErrStatusConflict, Status: http.StatusConflict, Name: "status-conflict", Title: "The status list changed concurrently; retry"},
+	{Err: issuer.ErrFormatUnavailable, Status: http.StatusUnprocessableEntity, Name: "format-not-available", Title: "The credential cannot be issued in this format"},
 	{Err: issuer.ErrNotFound, Status: http.StatusNotFound, Name: "not-found", Title: "Not found"},
 	{Err: issuer.ErrInvalidRequest, Status: http.StatusBadRequest, Name: "malformed-request", Title: "Malformed request"},
 }
@@ -50,6 +52,8 @@ func Register(e *echo.Echo, svc Service) {
 	g.GET("/credentials/:id", h.credential)
 	g.GET("/credentials/:id/receipt", h.receipt)
 	registerStatus(g, h)
+	registerKeys(g, h)
+	registerVCAPI(e, h)
 }
 
 func (h handler) auth(c echo.Context) (issuer.Agency, error) {
@@ -86,11 +90,14 @@ type CredentialResponse struct {
 	Digest     string    `json:"digest"`
 	IssuedAt   time.Time `json:"issued_at"`
 	ExpiresAt  time.Time `json:"expires_at"`
+	// Formats holds the same credential in the other formats its type asks for: a JWT string
+	// for "jwt_vc_json" and "vc+jwt", a JSON object for "ldp_vc". Credential stays the SD-JWT VC.
+	Formats map[string]json.RawMessage `json:"formats,omitempty"`
 }
 
 func response(a issuer.Agency, cr issuer.Credential) CredentialResponse {
 	return CredentialResponse{ID: cr.ID, Type: cr.Type, Format: cr.Format, Issuer: a.DID, Holder: cr.Holder,
-		Credential: cr.Raw, Digest: cr.Digest, IssuedAt: cr.IssuedAt, ExpiresAt: cr.ExpiresAt}
+		Credential: cr.Raw, Digest: cr.Digest, IssuedAt: cr.IssuedAt, ExpiresAt: cr.ExpiresAt, Formats: formatsJSON(cr.Formats)}
 }
 
 func (h handler) issue(c echo.Context) error {

@@ -119,6 +119,18 @@ func (s *Store) OpenBatches(ctx context.Context) ([]issuer.Batch, error) {
 	return bs, nil
 }
 
+// ResignBatch implements issuer.AnchorStore.
+func (s *Store) ResignBatch(ctx context.Context, batchID, op string) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE anchor_batches SET op = ? WHERE id = ? AND leaf_index IS NULL`, op, batchID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return issuer.ErrNotFound
+	}
+	return nil
+}
+
 // CompleteBatch implements issuer.AnchorStore.
 func (s *Store) CompleteBatch(ctx context.Context, batchID string, leafIndex uint64, receipts map[string][]byte) error {
 	return sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {

@@ -1,0 +1,969 @@
+package issuer
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"math"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/ezheng/ezheng/did"
+	"github.com/ezheng/ezheng/internal/problem"
+	"github.com/ezheng/ezheng/internal/sdjwt"
+	"github.com/ezheng/ezheng/internal/secret"
+	"github.com/ezheng/ezheng/internal/statuslist"
+	"github.com/ezheng/ezheng/issuer/credtype"
+)
+
+// IssueManyChunk is how many credentials IssueMany signs and stores per transaction.
+const IssueManyChunk = 500
+
+// SealedCredential is a credential as the store keeps it: the sealed raw form, the
+// idempotency key ("" for none) and the request hash.
+type SealedCredential struct {
+	Credential     Credential
+	Sealed         []byte
+	IdempotencyKey string
+	RequestHash    []byte
+}
+
+// BatchStore is the optional ability of a Store to save many credentials per transaction;
+// IssueMany needs it (issuerstore implements it).
+type BatchStore interface {
+	// SaveCredentials allocates n status list entries of the agency (as SaveCredential does
+	// for one), calls sign once with all of them, and stores the n signed credentials sign
+	// yields (in entry order), their status entries and their anchor-queue rows, all in one
+	// transaction. It may store each credential as soon as it is yielded, so signing and
+	// storing overlap. If any idempotency key is already used it stores nothing and returns
+	// ErrIdempotencyConflict; if sign yields an error, that error (and it stops ranging).
+	SaveCredentials(ctx context.Context, agencyID string, n int, sign func([]StatusEntry) iter.Seq2[SealedCredential, error]) error
+	// CredentialsByIdempotencyKeys returns the agency's credentials stored under any of keys,
+	// by key (keys with none are absent from the map).
+	CredentialsByIdempotencyKeys(ctx context.Context, agencyID string, keys []string) (map[string]SealedCredential, error)
+}
+
+// IssueResult is the outcome of one request of IssueMany: the credential, whether this call
+// created it (false when its idempotency key returned an earlier one), or the row's error
+// (the errors Issue returns for bad input).
+type IssueResult struct {
+	Credential Credential
+	Created    bool
+	Err        error
+}
+
+// prepared is a request that passed validation, with what signing it needs.
+type prepared struct {
+	i       int // index in the requests
+	t       *credtype.Type
+	req     IssueRequest
+	reqHash []byte
+	holder  jose.JSONWebKey // public
+}
+
+// IssueMany issues one credential per request as agency a, like Issue, but fast: the agency
+// key is opened once, holder keys are resolved once per distinct holder, credentials are
+// signed on GOMAXPROCS goroutines and stored IssueManyChunk per transaction (with their
+// status entries and anchor-queue rows). Each request's outcome is in the result at its index;
+// a request with an idempotency key already used for the same request returns that credential
+// (Created false), for a different request ErrIdempotencyConflict. The error is for faults
+// that stop the whole call (storage, a cancelled ctx, a store without BatchStore); requests
+// whose chunk was stored before such a fault stay issued, and calling again with the same
+// idempotency keys finishes the work without issuing anything twice.
+func (s *Service) IssueMany(ctx context.Context, a Agency, reqs []IssueRequest) ([]IssueResult, error) {
+	bs, ok := s.store.(BatchStore)
+	if !ok {
+		return nil, errors.New("issuer: the store cannot save credentials in batches")
+	}
+	res := make([]IssueResult, len(reqs))
+	preps := make([]*prepared, len(reqs))
+	keys := newHolderCache(s.resolver)
+	parallel(ctx, len(reqs), func(i int) {
+		preps[i], res[i].Err = s.prepare(ctx, a, reqs[i], keys)
+		if preps[i] != nil {
+			preps[i].i = i
+		}
+	})
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for _, r := range res {
+		if r.Err != nil && !isRowError(r.Err) { // a fault (the ledger resolving a did:ez, say), not bad input
+			return nil, r.Err
+		}
+	}
+	var signerKey crypto.Signer
+	for lo := 0; lo < len(reqs); lo += IssueManyChunk {
+		hi := min(lo+IssueManyChunk, len(reqs))
+		todo, err := s.known(ctx, bs, a, preps[lo:hi], res)
+		if err != nil {
+			return nil, err
+		}
+		if len(todo) == 0 {
+			continue
+		}
+		if signerKey == nil {
+			// The agency as stored: its kid is the current key's (after a rotation).
+			cur, k, err := s.agencyKey(ctx, a.ID)
+			if err != nil {
+				return nil, err
+			}
+			a.DID, a.KID, signerKey = cur.DID, cur.KID, k.Signer()
+		}
+		if err := s.saveChunk(ctx, bs, a, signerKey, todo, res); err != nil {
+			if !errors.Is(err, ErrIdempotencyConflict) {
+				return nil, fmt.Errorf("save credentials: %w", err)
+			}
+			// A concurrent call stored some of these keys first: look again, then save the rest.
+			if todo, err = s.known(ctx, bs, a, todo, res); err != nil {
+				return nil, err
+			}
+			if err := s.saveChunk(ctx, bs, a, signerKey, todo, res); err != nil {
+				return nil, fmt.Errorf("save credentials: %w", err)
+			}
+		}
+	}
+	n := 0
+	for _, r := range res {
+		if r.Created {
+			n++
+		}
+	}
+	s.log.InfoContext(ctx, "credentials issued in bulk", "agency", a.ID, "requests", len(reqs), "issued", n)
+	return res, nil
+}
+
+// isRowError reports whether err is about a request's content (Issue's input errors).
+func isRowError(err error) bool {
+	for _, e := range []error{ErrUnknownType, ErrTypeNotAllowed, ErrInvalidClaims, ErrInvalidHolder, ErrInvalidRequest, ErrIdempotencyConflict} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// prepare runs Issue's checks on one request: type, permission, claims, holder key.
+func (s *Service) prepare(ctx context.Context, a Agency, req IssueRequest, keys *holderCache) (*prepared, error) {
+	t, err := LookupType(req.Type)
+	if err != nil {
+		return nil, err
+	}
+	if !contains(a.Types, t.Name) {
+		return nil, fmt.Errorf("%w: %s may not issue %s", ErrTypeNotAllowed, a.Name, t.Name)
+	}
+	if len(req.IdempotencyKey) > 255 {
+		return nil, fmt.Errorf("%w: idempotency key longer than 255 bytes", ErrInvalidRequest)
+	}
+	if err := t.Validate(req.Claims); err != nil {
+		return nil, err
+	}
+	reqHash, err := requestHash(req)
+	if err != nil {
+		return nil, err
+	}
+	hk, err := keys.get(ctx, req.Holder)
+	if err != nil {
+		if did.IsUnresolvable(err) {
+			return nil, fmt.Errorf("%w: %v", ErrInvalidHolder, err)
+		}
+		return nil, err
+	}
+	return &prepared{t: t, req: req, reqHash: reqHash, holder: hk.Public()}, nil
+}
+
+// known fills in the results of the requests in ps whose idempotency key is already used and
+// returns the others (with their index set), to be issued.
+func (s *Service) known(ctx context.Context, bs BatchStore, a Agency, ps []*prepared, res []IssueResult) ([]*prepared, error) {
+	var keys []string
+	for _, p := range ps {
+		if p != nil && p.req.IdempotencyKey != "" {
+			keys = append(keys, p.req.IdempotencyKey)
+		}
+	}
+	var found map[string]SealedCredential
+	if len(keys) > 0 {
+		var err error
+		if found, err = bs.CredentialsByIdempotencyKeys(ctx, a.ID, keys); err != nil {
+			return nil, err
+		}
+	}
+	var todo []*prepared
+	seen := map[string]bool{}
+	for _, p := range ps {
+		if p == nil {
+			continue
+		}
+		k := p.req.IdempotencyKey
+		if prev, ok := found[k]; ok && k != "" {
+			if string(prev.RequestHash) != string(p.reqHash) {
+				res[p.i].Err = ErrIdempotencyConflict
+				continue
+			}
+			c := prev.Credential
+			var err error
+			c.Raw, err = s.openRaw(c.ID, prev.Sealed)
+			res[p.i] = IssueResult{Credential: c, Err: err}
+			continue
+		}
+		if k != "" && seen[k] {
+			res[p.i].Err = fmt.Errorf("%w: idempotency key %q used twice in one batch", ErrInvalidRequest, k)
+			continue
+		}
+		seen[k] = true
+		todo = append(todo, p)
+	}
+	return todo, nil
+}
+
+// saveChunk signs and stores ps in one transaction and fills in their results. Credentials
+// are signed on GOMAXPROCS goroutines and handed to the store in order as they are ready.
+func (s *Service) saveChunk(ctx context.Context, bs BatchStore, a Agency, key crypto.Signer, ps []*prepared, res []IssueResult) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	now := s.now().UTC().Truncate(time.Second)
+	out := make([]SealedCredential, len(ps))
+	sign := func(entries []StatusEntry) iter.Seq2[SealedCredential, error] {
+		return func(yield func(SealedCredential, error) bool) {
+			if len(entries) != len(ps) {
+				yield(SealedCredential{}, fmt.Errorf("%d status entries for %d credentials", len(entries), len(ps)))
+				return
+			}
+			errs := make([]error, len(ps))
+			ready := make([]chan struct{}, len(ps))
+			for i := range ready {
+				ready[i] = make(chan struct{})
+			}
+			// One JOSE signer per goroutine: go-jose does not promise its signers are safe
+			// for concurrent use.
+			signers := sync.Pool{New: func() any {
+				sg, err := sdjwt.NewSigner(key, FormatSDJWTVC, a.KID)
+				if err != nil {
+					return err
+				}
+				return sg
+			}}
+			sctx, cancel := context.WithCancel(ctx)
+			var wg sync.WaitGroup
+			wg.Go(func() {
+				parallel(sctx, len(ps), func(i int) {
+					defer close(ready[i])
+					sg := signers.Get()
+					if err, ok := sg.(error); ok {
+						errs[i] = err
+						return
+					}
+					out[i], errs[i] = s.signOne(sg.(jose.Signer), a, ps[i], entries[i], now)
+					signers.Put(sg)
+				})
+			})
+			defer func() { cancel(); wg.Wait() }()
+			for i := range ps {
+				select {
+				case <-ready[i]:
+				case <-ctx.Done():
+					yield(SealedCredential{}, ctx.Err())
+					return
+				}
+				if errs[i] != nil {
+					yield(SealedCredential{}, errs[i])
+					return
+				}
+				if !yield(out[i], nil) {
+					return
+				}
+			}
+		}
+	}
+	if err := bs.SaveCredentials(ctx, a.ID, len(ps), sign); err != nil {
+		return err
+	}
+	for i, p := range ps {
+		res[p.i] = IssueResult{Credential: out[i].Credential, Created: true}
+	}
+	return nil
+}
+
+// signOne builds and signs the SD-JWT VC of p with status entry e, as Issue does.
+func (s *Service) signOne(signer jose.Signer, a Agency, p *prepared, e StatusEntry, now time.Time) (SealedCredential, error) {
+	c := Credential{
+		ID: secret.ID("cred"), AgencyID: a.ID, Type: p.t.Name, Format: FormatSDJWTVC, Holder: p.req.Holder,
+		IssuedAt: now, ExpiresAt: now.Add(p.t.Validity),
+	}
+	payload := map[string]any{
+		"iss":    a.DID,
+		"vct":    p.t.VCT,
+		"iat":    now.Unix(),
+		"exp":    c.ExpiresAt.Unix(),
+		"cnf":    map[string]any{"jwk": p.holder},
+		"status": statuslist.StatusClaim(s.StatusListURI(e.List), e.Index),
+	}
+	for k, v := range p.req.Claims {
+		payload[k] = v
+	}
+	raw, err := sdjwt.Issue(signer, payload, p.t.Disclosable(p.req.Claims), 0, rand.Reader)
+	if err != nil {
+		return SealedCredential{}, fmt.Errorf("sign: %w", err)
+	}
+	c.Raw = raw
+	sum := sha256.Sum256([]byte(raw))
+	c.Digest = hex.EncodeToString(sum[:])
+	return SealedCredential{Credential: c, Sealed: s.sealer.Seal([]byte(raw), []byte(c.ID)),
+		IdempotencyKey: p.req.IdempotencyKey, RequestHash: p.reqHash}, nil
+}
+
+// parallel calls fn(i) for every i in [0, n) on GOMAXPROCS goroutines; it stops handing out
+// work once ctx is done.
+func parallel(ctx context.Context, n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	var next sync.Mutex
+	i := 0
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				next.Lock()
+				j := i
+				i++
+				next.Unlock()
+				if j >= n {
+					return
+				}
+				fn(j)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// holderCache resolves each holder DID's authentication key once per IssueMany call.
+type holderCache struct {
+	r  did.Resolver
+	mu sync.Mutex
+	m  map[string]*holderEntry
+}
+
+type holderEntry struct {
+	once sync.Once
+	key  *jose.JSONWebKey
+	err  error
+}
+
+func newHolderCache(r did.Resolver) *holderCache {
+	return &holderCache{r: r, m: map[string]*holderEntry{}}
+}
+
+func (c *holderCache) get(ctx context.Context, holder string) (*jose.JSONWebKey, error) {
+	c.mu.Lock()
+	e, ok := c.m[holder]
+	if !ok {
+		e = &holderEntry{}
+		c.m[holder] = e
+	}
+	c.mu.Unlock()
+	e.once.Do(func() {
+		e.key, e.err = did.ResolveKey(ctx, c.r, holderKID(holder), did.Authentication)
+	})
+	return e.key, e.err
+}
+
+// Bulk job limits.
+const (
+	MaxBulkRows     = 50_000   // data rows per file
+	MaxBulkFileSize = 64 << 20 // bytes per file
+	MaxBulkRowSize  = 64 << 10 // bytes per row
+)
+
+// Errors of bulk issuance.
+var (
+	// ErrMalformedFile is returned for a bulk file that cannot be read at all (no rows, a CSV
+	// header without holder or with columns the type does not have, broken CSV quoting, no
+	// line that parses); its text names the first bad line.
+	ErrMalformedFile = fmt.Errorf("%w: malformed bulk file", ErrInvalidRequest)
+	// ErrFileTooLarge is returned for a bulk file over MaxBulkFileSize, MaxBulkRows or with a
+	// row over MaxBulkRowSize.
+	ErrFileTooLarge = fmt.Errorf("%w: bulk file over the limits", problem.ErrTooLarge)
+)
+
+// BulkFormat is the format of a bulk file.
+type BulkFormat string
+
+// The bulk file formats.
+const (
+	// BulkJSONL is one JSON object per line: {"holder": DID, "claims": {...}, "id": optional}.
+	BulkJSONL BulkFormat = "jsonl"
+	// BulkCSV is RFC 4180 CSV with a header row: a holder column, one column per claim, and an
+	// optional id column.
+	BulkCSV BulkFormat = "csv"
+)
+
+// States of bulk jobs and rows.
+const (
+	BulkQueued   = "queued"   // job or row not processed yet
+	BulkRunning  = "running"  // job being processed (or interrupted; it resumes)
+	BulkFinished = "finished" // job with every row processed
+	BulkDone     = "done"     // row issued
+	BulkFailed   = "failed"   // row rejected; see its RowProblem
+)
+
+// BulkJob is one uploaded file of one credential type and its progress.
+type BulkJob struct {
+	ID         string     `json:"job_id"`
+	AgencyID   string     `json:"-"`
+	Type       string     `json:"type"`
+	Digest     []byte     `json:"-"` // SHA-256 of the type name and the file
+	State      string     `json:"state"`
+	Total      int        `json:"total"`
+	Done       int        `json:"done"`
+	Failed     int        `json:"failed"`
+	CreatedAt  time.Time  `json:"created_at"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+}
+
+// BulkRow is one row of a job as stored.
+type BulkRow struct {
+	Num          int         // line number in the file (1-based)
+	RowID        string      // the client's optional row id
+	State        string      // BulkQueued, BulkDone or BulkFailed
+	Sealed       []byte      // sealed holder and claims until the job finishes
+	Problem      *RowProblem // why a failed row failed
+	CredentialID string      // the credential of a done row
+}
+
+// RowProblem says why a row failed: Kind is a stable problem name ("invalid-claims",
+// "invalid-holder", "malformed-request", "idempotency-conflict", "type-not-allowed",
+// "unknown-credential-type", "internal"); Detail and Fields are safe to show (no claim values).
+type RowProblem struct {
+	Kind   string      `json:"kind"`
+	Detail string      `json:"detail"`
+	Fields []Violation `json:"fields,omitempty"`
+}
+
+// Violation is one field of a row that broke the type's schema.
+type Violation = credtype.Violation
+
+// BulkStore keeps bulk jobs. Implementation: issuerstore.
+type BulkStore interface {
+	// CreateBulkJob stores the job and its rows in one transaction and returns it with
+	// created=true, or, if the agency already has a job with the same digest, stores nothing
+	// and returns that job with created=false.
+	CreateBulkJob(ctx context.Context, j BulkJob, rows []BulkRow) (BulkJob, bool, error)
+	// BulkJob returns the agency's job id, or ErrNotFound.
+	BulkJob(ctx context.Context, agencyID, id string) (BulkJob, error)
+	// UnfinishedBulkJobs returns the jobs not finished, oldest first.
+	UnfinishedBulkJobs(ctx context.Context) ([]BulkJob, error)
+	// QueuedBulkRows returns up to limit queued rows of the job, in row order.
+	QueuedBulkRows(ctx context.Context, jobID string, limit int) ([]BulkRow, error)
+	// SaveBulkRows records the outcome of processed rows (state done or failed; rows no
+	// longer queued are left alone, so saving twice counts once), updates the job's counts,
+	// and finishes the job at `at` when no row is queued, dropping every row's sealed payload,
+	// in one transaction. It returns the job as it is then.
+	SaveBulkRows(ctx context.Context, jobID string, rows []BulkRow, at time.Time) (BulkJob, error)
+	// BulkRows returns up to limit rows of the agency's job with row number > after, in
+	// state (all states when ""), in row order; ErrNotFound if the job is not the agency's.
+	BulkRows(ctx context.Context, agencyID, jobID, state string, after, limit int) ([]BulkRow, error)
+}
+
+// BulkConfig configures a Bulk.
+type BulkConfig struct {
+	Service *Service  // issues the rows (IssueMany); its store must be a BatchStore
+	Store   BulkStore // keeps the jobs
+	// Batch is how many rows the worker reads and issues at a time; 4×IssueManyChunk when 0.
+	Batch int
+	// Poll is how often the worker looks for jobs when nothing woke it; 1s when 0.
+	Poll time.Duration
+}
+
+// Bulk runs bulk issuance jobs: Submit stores a parsed file as a job, Run issues its rows in
+// the background (resuming unfinished jobs after a restart), Progress and Rows report. Each
+// row is issued with the idempotency key "bulk/<job>/<row>", so a row processed twice (a crash
+// between storing its credential and recording it) is issued once. It is safe for concurrent
+// use; run one Run per database.
+type Bulk struct {
+	svc   *Service
+	store BulkStore
+	batch int
+	poll  time.Duration
+	wake  chan struct{}
+
+	mu    sync.Mutex
+	rates map[string]rateMark // job id → where this process started counting
+}
+
+type rateMark struct {
+	at    time.Time // monotonic
+	count int
+}
+
+// NewBulk returns a Bulk.
+func NewBulk(cfg BulkConfig) (*Bulk, error) {
+	if cfg.Service == nil || cfg.Store == nil {
+		return nil, errors.New("issuer: bulk needs a Service and a Store")
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 4 * IssueManyChunk
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = time.Second
+	}
+	return &Bulk{svc: cfg.Service, store: cfg.Store, batch: cfg.Batch, poll: cfg.Poll,
+		wake: make(chan struct{}, 1), rates: map[string]rateMark{}}, nil
+}
+
+// Authenticate returns the agency owning token, or ErrUnauthorized (Service.Authenticate).
+func (b *Bulk) Authenticate(ctx context.Context, token string) (Agency, error) {
+	return b.svc.Authenticate(ctx, token)
+}
+
+// Submit parses file (format, rows of credential type typ) and stores it as a queued job for
+// Run. The same file (and type) submitted again by the agency returns the existing job with
+// created=false. Rows that do not parse are failed at once (kind "malformed-request"); the
+// others are validated and issued by Run. Errors: ErrUnknownType, ErrTypeNotAllowed,
+// ErrMalformedFile, ErrFileTooLarge.
+func (b *Bulk) Submit(ctx context.Context, a Agency, typ string, format BulkFormat, file []byte) (job BulkJob, created bool, err error) {
+	t, err := LookupType(typ)
+	if err != nil {
+		return BulkJob{}, false, err
+	}
+	if !contains(a.Types, t.Name) {
+		return BulkJob{}, false, fmt.Errorf("%w: %s may not issue %s", ErrTypeNotAllowed, a.Name, t.Name)
+	}
+	parsed, err := ParseBulk(t, format, file)
+	if err != nil {
+		return BulkJob{}, false, err
+	}
+	h := sha256.New()
+	h.Write([]byte(t.Name))
+	h.Write([]byte{0})
+	h.Write(file)
+	now := b.svc.now().UTC().Truncate(time.Second)
+	job = BulkJob{ID: secret.ID("bulk"), AgencyID: a.ID, Type: t.Name, Digest: h.Sum(nil), State: BulkQueued,
+		Total: len(parsed), CreatedAt: now}
+	rows := make([]BulkRow, len(parsed))
+	for i, p := range parsed {
+		rows[i] = BulkRow{Num: p.Num, RowID: p.ID}
+		if p.Problem != nil {
+			rows[i].State, rows[i].Problem = BulkFailed, p.Problem
+			job.Failed++
+			continue
+		}
+		payload, err := json.Marshal(rowPayload{Holder: p.Holder, Claims: p.Claims})
+		if err != nil {
+			return BulkJob{}, false, fmt.Errorf("%w: line %d: %v", ErrMalformedFile, p.Num, err)
+		}
+		rows[i].State, rows[i].Sealed = BulkQueued, b.svc.sealer.Seal(payload, rowAAD(job.ID, p.Num))
+	}
+	if job.Failed == job.Total {
+		job.State, job.FinishedAt = BulkFinished, &now
+	}
+	job, created, err = b.store.CreateBulkJob(ctx, job, rows)
+	if err != nil {
+		return BulkJob{}, false, fmt.Errorf("create bulk job: %w", err)
+	}
+	if created {
+		b.svc.log.InfoContext(ctx, "bulk job created", "agency", a.ID, "job", job.ID, "type", job.Type, "rows", job.Total, "malformed", job.Failed)
+		select {
+		case b.wake <- struct{}{}:
+		default:
+		}
+	}
+	return job, created, nil
+}
+
+// BulkProgress is a job with its issuance rate and estimated time to finish.
+type BulkProgress struct {
+	BulkJob
+	Rate       float64 `json:"rate"`        // rows per second processed by this process, 0 before it starts
+	ETASeconds float64 `json:"eta_seconds"` // 0 when finished or unknown
+}
+
+// Progress returns the agency's job id with its rate and ETA, or ErrNotFound.
+func (b *Bulk) Progress(ctx context.Context, a Agency, id string) (BulkProgress, error) {
+	j, err := b.store.BulkJob(ctx, a.ID, id)
+	if err != nil {
+		return BulkProgress{}, err
+	}
+	p := BulkProgress{BulkJob: j}
+	b.mu.Lock()
+	m, ok := b.rates[id]
+	b.mu.Unlock()
+	if ok && j.State != BulkFinished {
+		if el := time.Since(m.at).Seconds(); el > 0 {
+			p.Rate = float64(j.Done+j.Failed-m.count) / el
+		}
+		if p.Rate > 0 {
+			p.ETASeconds = float64(j.Total-j.Done-j.Failed) / p.Rate
+		}
+	}
+	return p, nil
+}
+
+// Rows returns up to limit rows (at most 1,000) of the agency's job id after row number
+// after, in state ("" for all), or ErrNotFound.
+func (b *Bulk) Rows(ctx context.Context, a Agency, id, state string, after, limit int) ([]BulkRow, error) {
+	switch state {
+	case "", BulkQueued, BulkDone, BulkFailed:
+	default:
+		return nil, fmt.Errorf("%w: unknown row state %q", ErrInvalidRequest, state)
+	}
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	return b.store.BulkRows(ctx, a.ID, id, state, after, limit)
+}
+
+// Run processes queued jobs until ctx is done: unfinished jobs first (a restart resumes them
+// at their first queued row), then each job Submit makes. A job whose processing hits a
+// fault (storage) is retried at the next poll.
+func (b *Bulk) Run(ctx context.Context) {
+	for {
+		jobs, err := b.store.UnfinishedBulkJobs(ctx)
+		if err != nil && ctx.Err() == nil {
+			b.svc.log.ErrorContext(ctx, "bulk jobs", "err", err)
+		}
+		for _, j := range jobs {
+			if err := b.process(ctx, j); err != nil && ctx.Err() == nil {
+				b.svc.log.ErrorContext(ctx, "bulk job", "job", j.ID, "err", err)
+			}
+		}
+		t := time.NewTimer(b.poll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-b.wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// process issues the queued rows of j, a batch at a time.
+func (b *Bulk) process(ctx context.Context, j BulkJob) error {
+	a, err := b.svc.store.Agency(ctx, j.AgencyID)
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	b.rates[j.ID] = rateMark{at: time.Now(), count: j.Done + j.Failed}
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		delete(b.rates, j.ID)
+		b.mu.Unlock()
+	}()
+	for ctx.Err() == nil {
+		rows, err := b.store.QueuedBulkRows(ctx, j.ID, b.batch)
+		if err != nil {
+			return err
+		}
+		reqs := make([]IssueRequest, 0, len(rows))
+		idx := make([]int, 0, len(rows)) // reqs[k] is rows[idx[k]]
+		for i, r := range rows {
+			var p rowPayload
+			plain, err := b.svc.sealer.Open(r.Sealed, rowAAD(j.ID, r.Num))
+			if err == nil {
+				err = json.Unmarshal(plain, &p)
+			}
+			if err != nil {
+				rows[i].State, rows[i].Problem = BulkFailed, &RowProblem{Kind: "internal", Detail: "the stored row cannot be read"}
+				b.svc.log.ErrorContext(ctx, "bulk row unreadable", "job", j.ID, "row", r.Num, "err", err)
+				continue
+			}
+			reqs = append(reqs, IssueRequest{Type: j.Type, Holder: p.Holder, Claims: p.Claims,
+				IdempotencyKey: fmt.Sprintf("bulk/%s/%d", j.ID, r.Num)})
+			idx = append(idx, i)
+		}
+		if len(reqs) > 0 {
+			res, err := b.svc.IssueMany(ctx, a, reqs)
+			if err != nil {
+				return err
+			}
+			for k, r := range res {
+				row := &rows[idx[k]]
+				if r.Err != nil {
+					row.State, row.Problem = BulkFailed, rowProblem(r.Err)
+				} else {
+					row.State, row.CredentialID = BulkDone, r.Credential.ID
+				}
+			}
+		}
+		j, err = b.store.SaveBulkRows(ctx, j.ID, rows, b.svc.now().UTC().Truncate(time.Second))
+		if err != nil {
+			return err
+		}
+		if j.State == BulkFinished || len(rows) == 0 {
+			b.svc.log.InfoContext(ctx, "bulk job finished", "job", j.ID, "done", j.Done, "failed", j.Failed)
+			return nil
+		}
+	}
+	return ctx.Err()
+}
+
+// rowProblem describes a row's issuance error without its claim values.
+func rowProblem(err error) *RowProblem {
+	var ce *credtype.ClaimsError
+	switch {
+	case errors.As(err, &ce):
+		return &RowProblem{Kind: "invalid-claims", Detail: "the claims do not fit the credential type", Fields: ce.Violations}
+	case errors.Is(err, ErrInvalidHolder):
+		return &RowProblem{Kind: "invalid-holder", Detail: err.Error()}
+	case errors.Is(err, ErrIdempotencyConflict):
+		return &RowProblem{Kind: "idempotency-conflict", Detail: err.Error()}
+	case errors.Is(err, ErrTypeNotAllowed):
+		return &RowProblem{Kind: "type-not-allowed", Detail: err.Error()}
+	case errors.Is(err, ErrUnknownType):
+		return &RowProblem{Kind: "unknown-credential-type", Detail: err.Error()}
+	case errors.Is(err, ErrInvalidRequest):
+		return &RowProblem{Kind: "malformed-request", Detail: err.Error()}
+	}
+	return &RowProblem{Kind: "internal", Detail: "internal error"}
+}
+
+// rowPayload is what a queued row keeps (sealed).
+type rowPayload struct {
+	Holder string         `json:"holder"`
+	Claims map[string]any `json:"claims"`
+}
+
+func rowAAD(jobID string, num int) []byte { return fmt.Appendf(nil, "bulk/%s/%d", jobID, num) }
+
+// ParsedRow is one data row of a bulk file: its line number, the client's row id, and the
+// holder and claims, or the Problem that kept it from parsing.
+type ParsedRow struct {
+	Num     int
+	ID      string
+	Holder  string
+	Claims  map[string]any
+	Problem *RowProblem
+}
+
+// maxRowIDLen bounds a client's row id.
+const maxRowIDLen = 200
+
+// ParseBulk reads a bulk file of credential type t. JSONL: one object per line with holder,
+// claims and an optional id (unknown members make the row malformed); blank lines are
+// skipped. CSV: a header row naming holder, optional id, and claim columns (each one of t's
+// properties); empty cells are absent claims; a cell of an integer, number or boolean
+// property is converted when it parses as one. A row that does not parse gets a Problem
+// (kind "malformed-request") and the others are still returned. Errors: ErrFileTooLarge,
+// ErrMalformedFile (naming the first bad line). It does not validate claims against the schema.
+func ParseBulk(t *credtype.Type, format BulkFormat, file []byte) ([]ParsedRow, error) {
+	if len(file) > MaxBulkFileSize {
+		return nil, fmt.Errorf("%w: the file is %d bytes, the limit is %d", ErrFileTooLarge, len(file), MaxBulkFileSize)
+	}
+	if !utf8.Valid(file) {
+		return nil, fmt.Errorf("%w: the file is not UTF-8", ErrMalformedFile)
+	}
+	file = bytes.TrimPrefix(file, []byte("\ufeff"))
+	var rows []ParsedRow
+	var err error
+	switch format {
+	case BulkJSONL:
+		rows, err = parseJSONL(file)
+	case BulkCSV:
+		rows, err = parseCSV(t, file)
+	default:
+		return nil, fmt.Errorf("%w: unknown format %q", ErrMalformedFile, format)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("%w: no rows", ErrMalformedFile)
+	}
+	ok := false
+	for _, r := range rows {
+		if r.Problem == nil {
+			ok = true
+			break
+		}
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: line %d: %s", ErrMalformedFile, rows[0].Num, rows[0].Problem.Detail)
+	}
+	return rows, nil
+}
+
+func malformedRow(num int, id, format string, args ...any) ParsedRow {
+	return ParsedRow{Num: num, ID: id, Problem: &RowProblem{Kind: "malformed-request", Detail: fmt.Sprintf(format, args...)}}
+}
+
+func parseJSONL(file []byte) ([]ParsedRow, error) {
+	var rows []ParsedRow
+	for num := 1; len(file) > 0; num++ {
+		line := file
+		if i := bytes.IndexByte(file, '\n'); i >= 0 {
+			line, file = file[:i], file[i+1:]
+		} else {
+			file = nil
+		}
+		if len(line) > MaxBulkRowSize {
+			return nil, fmt.Errorf("%w: line %d is %d bytes, the limit is %d", ErrFileTooLarge, num, len(line), MaxBulkRowSize)
+		}
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		if len(rows) == MaxBulkRows {
+			return nil, fmt.Errorf("%w: more than %d rows", ErrFileTooLarge, MaxBulkRows)
+		}
+		var r struct {
+			Holder *string         `json:"holder"`
+			Claims map[string]any  `json:"claims"`
+			ID     json.RawMessage `json:"id"`
+		}
+		dec := json.NewDecoder(bytes.NewReader(line))
+		dec.UseNumber()
+		dec.DisallowUnknownFields()
+		err := dec.Decode(&r)
+		if err == nil && dec.More() {
+			err = errors.New("data after the object")
+		}
+		var id string
+		if err == nil && len(r.ID) > 0 {
+			err = json.Unmarshal(r.ID, &id)
+			if err != nil {
+				err = errors.New("id is not a string")
+			}
+		}
+		switch {
+		case err != nil:
+			rows = append(rows, malformedRow(num, "", "line %d is not a bulk row object: %v", num, err))
+		case len(id) > maxRowIDLen:
+			rows = append(rows, malformedRow(num, "", "line %d: id longer than %d bytes", num, maxRowIDLen))
+		case r.Holder == nil || *r.Holder == "":
+			rows = append(rows, malformedRow(num, id, "line %d: holder is missing", num))
+		default:
+			rows = append(rows, ParsedRow{Num: num, ID: id, Holder: *r.Holder, Claims: r.Claims})
+		}
+	}
+	return rows, nil
+}
+
+func parseCSV(t *credtype.Type, file []byte) ([]ParsedRow, error) {
+	cr := csv.NewReader(bytes.NewReader(file))
+	cr.ReuseRecord = true
+	cr.FieldsPerRecord = -1
+	header, err := cr.Read()
+	if err != nil {
+		return nil, fmt.Errorf("%w: line 1: no header row: %v", ErrMalformedFile, err)
+	}
+	props, _ := t.Schema["properties"].(map[string]any)
+	cols := slices.Clone(header)
+	holderCol, idCol := -1, -1
+	seen := map[string]bool{}
+	for i, c := range cols {
+		c = strings.TrimSpace(c)
+		cols[i] = c
+		if seen[c] {
+			return nil, fmt.Errorf("%w: line 1: column %q appears twice", ErrMalformedFile, c)
+		}
+		seen[c] = true
+		switch {
+		case c == "holder":
+			holderCol = i
+		case c == "id":
+			idCol = i
+		case props[c] == nil:
+			return nil, fmt.Errorf("%w: line 1: column %q is not a claim of %s", ErrMalformedFile, c, t.Name)
+		}
+	}
+	if holderCol < 0 {
+		return nil, fmt.Errorf("%w: line 1: no holder column", ErrMalformedFile)
+	}
+	kinds := make([]string, len(cols))
+	for i, c := range cols {
+		if p, ok := props[c].(map[string]any); ok {
+			kinds[i], _ = p["type"].(string)
+		}
+	}
+	var rows []ParsedRow
+	start := cr.InputOffset()
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil && !errors.Is(err, csv.ErrFieldCount) {
+			line := 0
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				line = pe.Line
+			}
+			return nil, fmt.Errorf("%w: line %d: %v", ErrMalformedFile, line, err)
+		}
+		num, _ := cr.FieldPos(0)
+		end := cr.InputOffset()
+		if end-start > MaxBulkRowSize {
+			return nil, fmt.Errorf("%w: line %d is %d bytes, the limit is %d", ErrFileTooLarge, num, end-start, MaxBulkRowSize)
+		}
+		start = end
+		if len(rows) == MaxBulkRows {
+			return nil, fmt.Errorf("%w: more than %d rows", ErrFileTooLarge, MaxBulkRows)
+		}
+		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" && len(cols) > 1 {
+			continue // a blank line
+		}
+		var id string
+		if idCol >= 0 && idCol < len(rec) {
+			id = rec[idCol]
+		}
+		if len(id) > maxRowIDLen {
+			id = ""
+		}
+		if len(rec) != len(cols) {
+			rows = append(rows, malformedRow(num, id, "line %d has %d fields, the header %d", num, len(rec), len(cols)))
+			continue
+		}
+		r := ParsedRow{Num: num, ID: id, Holder: strings.TrimSpace(rec[holderCol]), Claims: map[string]any{}}
+		for i, v := range rec {
+			if i == holderCol || i == idCol || v == "" {
+				continue
+			}
+			r.Claims[cols[i]] = csvValue(kinds[i], v)
+		}
+		if r.Holder == "" {
+			r = malformedRow(num, id, "line %d: holder is missing", num)
+		}
+		rows = append(rows, r)
+	}
+	return rows, nil
+}
+
+// csvValue converts a CSV cell to the JSON type of its schema property when it parses as
+// one; otherwise it stays a string and the schema reports it.
+func csvValue(kind, v string) any {
+	switch kind {
+	case "integer":
+		if _, err := strconv.ParseInt(v, 10, 64); err == nil {
+			return json.Number(v)
+		}
+	case "number":
+		if f, err := strconv.ParseFloat(v, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
+			return json.Number(strconv.FormatFloat(f, 'g', -1, 64))
+		}
+	case "boolean":
+		if b, err := strconv.ParseBool(v); err == nil {
+			return b
+		}
+	}
+	return v
+}
