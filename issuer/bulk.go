@@ -3,7 +3,6 @@ package issuer
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/csv"
@@ -25,6 +24,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/ezheng/ezheng/did"
+	"github.com/ezheng/ezheng/internal/keys"
 	"github.com/ezheng/ezheng/internal/problem"
 	"github.com/ezheng/ezheng/internal/sdjwt"
 	"github.com/ezheng/ezheng/internal/secret"
@@ -35,11 +35,13 @@ import (
 // IssueManyChunk is how many credentials IssueMany signs and stores per transaction.
 const IssueManyChunk = 500
 
-// SealedCredential is a credential as the store keeps it: the sealed raw form, the
-// idempotency key ("" for none) and the request hash.
+// SealedCredential is a credential as the store keeps it: the sealed raw form, the sealed
+// other formats (by format; see formats.go), the idempotency key ("" for none) and the
+// request hash.
 type SealedCredential struct {
 	Credential     Credential
 	Sealed         []byte
+	Formats        map[string][]byte
 	IdempotencyKey string
 	RequestHash    []byte
 }
@@ -49,8 +51,8 @@ type SealedCredential struct {
 type BatchStore interface {
 	// SaveCredentials allocates n status list entries of the agency (as SaveCredential does
 	// for one), calls sign once with all of them, and stores the n signed credentials sign
-	// yields (in entry order), their status entries and their anchor-queue rows, all in one
-	// transaction. It may store each credential as soon as it is yielded, so signing and
+	// yields (in entry order), their other formats, status entries and anchor-queue rows, all
+	// in one transaction. It may store each credential as soon as it is yielded, so signing and
 	// storing overlap. If any idempotency key is already used it stores nothing and returns
 	// ErrIdempotencyConflict; if sign yields an error, that error (and it stops ranging).
 	SaveCredentials(ctx context.Context, agencyID string, n int, sign func([]StatusEntry) iter.Seq2[SealedCredential, error]) error
@@ -93,9 +95,9 @@ func (s *Service) IssueMany(ctx context.Context, a Agency, reqs []IssueRequest) 
 	}
 	res := make([]IssueResult, len(reqs))
 	preps := make([]*prepared, len(reqs))
-	keys := newHolderCache(s.resolver)
+	holders := newHolderCache(s.resolver)
 	parallel(ctx, len(reqs), func(i int) {
-		preps[i], res[i].Err = s.prepare(ctx, a, reqs[i], keys)
+		preps[i], res[i].Err = s.prepare(ctx, a, reqs[i], holders)
 		if preps[i] != nil {
 			preps[i].i = i
 		}
@@ -108,7 +110,7 @@ func (s *Service) IssueMany(ctx context.Context, a Agency, reqs []IssueRequest) 
 			return nil, r.Err
 		}
 	}
-	var signerKey crypto.Signer
+	var signerKey *keys.Key
 	for lo := 0; lo < len(reqs); lo += IssueManyChunk {
 		hi := min(lo+IssueManyChunk, len(reqs))
 		todo, err := s.known(ctx, bs, a, preps[lo:hi], res)
@@ -124,7 +126,7 @@ func (s *Service) IssueMany(ctx context.Context, a Agency, reqs []IssueRequest) 
 			if err != nil {
 				return nil, err
 			}
-			a.DID, a.KID, signerKey = cur.DID, cur.KID, k.Signer()
+			a.DID, a.KID, signerKey = cur.DID, cur.KID, k
 		}
 		if err := s.saveChunk(ctx, bs, a, signerKey, todo, res); err != nil {
 			if !errors.Is(err, ErrIdempotencyConflict) {
@@ -160,7 +162,7 @@ func isRowError(err error) bool {
 }
 
 // prepare runs Issue's checks on one request: type, permission, claims, holder key.
-func (s *Service) prepare(ctx context.Context, a Agency, req IssueRequest, keys *holderCache) (*prepared, error) {
+func (s *Service) prepare(ctx context.Context, a Agency, req IssueRequest, holders *holderCache) (*prepared, error) {
 	t, err := LookupType(req.Type)
 	if err != nil {
 		return nil, err
@@ -178,7 +180,7 @@ func (s *Service) prepare(ctx context.Context, a Agency, req IssueRequest, keys 
 	if err != nil {
 		return nil, err
 	}
-	hk, err := keys.get(ctx, req.Holder)
+	hk, err := holders.get(ctx, req.Holder)
 	if err != nil {
 		if did.IsUnresolvable(err) {
 			return nil, fmt.Errorf("%w: %v", ErrInvalidHolder, err)
@@ -218,8 +220,14 @@ func (s *Service) known(ctx context.Context, bs BatchStore, a Agency, ps []*prep
 			}
 			c := prev.Credential
 			var err error
-			c.Raw, err = s.openRaw(c.ID, prev.Sealed)
-			res[p.i] = IssueResult{Credential: c, Err: err}
+			if c.Raw, err = s.openRaw(c.ID, prev.Sealed); err == nil {
+				// IssueMany stores formats with their credential, so none can be missing.
+				c.Formats, err = s.loadFormats(ctx, c.ID)
+			}
+			if err != nil {
+				return nil, err
+			}
+			res[p.i] = IssueResult{Credential: c}
 			continue
 		}
 		if k != "" && seen[k] {
@@ -234,7 +242,7 @@ func (s *Service) known(ctx context.Context, bs BatchStore, a Agency, ps []*prep
 
 // saveChunk signs and stores ps in one transaction and fills in their results. Credentials
 // are signed on GOMAXPROCS goroutines and handed to the store in order as they are ready.
-func (s *Service) saveChunk(ctx context.Context, bs BatchStore, a Agency, key crypto.Signer, ps []*prepared, res []IssueResult) error {
+func (s *Service) saveChunk(ctx context.Context, bs BatchStore, a Agency, key *keys.Key, ps []*prepared, res []IssueResult) error {
 	if len(ps) == 0 {
 		return nil
 	}
@@ -254,7 +262,7 @@ func (s *Service) saveChunk(ctx context.Context, bs BatchStore, a Agency, key cr
 			// One JOSE signer per goroutine: go-jose does not promise its signers are safe
 			// for concurrent use.
 			signers := sync.Pool{New: func() any {
-				sg, err := sdjwt.NewSigner(key, FormatSDJWTVC, a.KID)
+				sg, err := sdjwt.NewSigner(key.Signer(), FormatSDJWTVC, a.KID)
 				if err != nil {
 					return err
 				}
@@ -270,7 +278,7 @@ func (s *Service) saveChunk(ctx context.Context, bs BatchStore, a Agency, key cr
 						errs[i] = err
 						return
 					}
-					out[i], errs[i] = s.signOne(sg.(jose.Signer), a, ps[i], entries[i], now)
+					out[i], errs[i] = s.signOne(sctx, sg.(jose.Signer), key, a, ps[i], entries[i], now)
 					signers.Put(sg)
 				})
 			})
@@ -301,8 +309,9 @@ func (s *Service) saveChunk(ctx context.Context, bs BatchStore, a Agency, key cr
 	return nil
 }
 
-// signOne builds and signs the SD-JWT VC of p with status entry e, as Issue does.
-func (s *Service) signOne(signer jose.Signer, a Agency, p *prepared, e StatusEntry, now time.Time) (SealedCredential, error) {
+// signOne builds and signs the SD-JWT VC of p with status entry e, and its other formats
+// (buildFormats), as Issue does.
+func (s *Service) signOne(ctx context.Context, signer jose.Signer, key *keys.Key, a Agency, p *prepared, e StatusEntry, now time.Time) (SealedCredential, error) {
 	c := Credential{
 		ID: secret.ID("cred"), AgencyID: a.ID, Type: p.t.Name, Format: FormatSDJWTVC, Holder: p.req.Holder,
 		IssuedAt: now, ExpiresAt: now.Add(p.t.Validity),
@@ -325,7 +334,17 @@ func (s *Service) signOne(signer jose.Signer, a Agency, p *prepared, e StatusEnt
 	c.Raw = raw
 	sum := sha256.Sum256([]byte(raw))
 	c.Digest = hex.EncodeToString(sum[:])
-	return SealedCredential{Credential: c, Sealed: s.sealer.Seal([]byte(raw), []byte(c.ID)),
+	if c.Formats, err = s.buildFormats(ctx, p.t, a, key, c, p.req.Claims); err != nil {
+		return SealedCredential{}, err
+	}
+	var sealed map[string][]byte
+	if len(c.Formats) > 0 {
+		sealed = make(map[string][]byte, len(c.Formats))
+		for f, raw := range c.Formats {
+			sealed[f] = s.sealer.Seal([]byte(raw), formatAAD(c.ID, f))
+		}
+	}
+	return SealedCredential{Credential: c, Sealed: s.sealer.Seal([]byte(raw), []byte(c.ID)), Formats: sealed,
 		IdempotencyKey: p.req.IdempotencyKey, RequestHash: p.reqHash}, nil
 }
 
@@ -594,7 +613,9 @@ type BulkProgress struct {
 	ETASeconds float64 `json:"eta_seconds"` // 0 when finished or unknown
 }
 
-// Progress returns the agency's job id with its rate and ETA, or ErrNotFound.
+// Progress returns the agency's job id with its rate and ETA, or ErrNotFound. The rate is
+// rows per second since this process started on the job, on the monotonic clock (not the
+// injected one: it describes the machine, not the credentials); 0 while the job waits.
 func (b *Bulk) Progress(ctx context.Context, a Agency, id string) (BulkProgress, error) {
 	j, err := b.store.BulkJob(ctx, a.ID, id)
 	if err != nil {

@@ -113,19 +113,36 @@ func Migrate(ctx context.Context, db *sql.DB, fsys fs.FS) error {
 	) STRICT`); err != nil {
 		return err
 	}
-	var current int
-	if err := db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+	applied := map[int]bool{}
+	rows, err := db.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
 		return err
 	}
-	known := 0
-	if len(ms) > 0 {
-		known = ms[len(ms)-1].version
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return err
+		}
+		applied[v] = true
 	}
-	if current > known {
-		return fmt.Errorf("%w: database at %d, binary knows %d", ErrNewerSchema, current, known)
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
 	}
+	known := map[int]bool{}
 	for _, m := range ms {
-		if m.version <= current {
+		known[m.version] = true
+	}
+	for v := range applied {
+		if !known[v] {
+			return fmt.Errorf("%w: database has migration %d, this binary does not know it", ErrNewerSchema, v)
+		}
+	}
+	// Apply every migration not applied yet, in number order — also one numbered below the
+	// newest applied (two branches adding migrations at once), so none is ever skipped.
+	for _, m := range ms {
+		if applied[m.version] {
 			continue
 		}
 		err := InTx(ctx, db, func(tx *sql.Tx) error {

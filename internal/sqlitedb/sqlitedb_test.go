@@ -84,3 +84,30 @@ func TestMigrationErrors(t *testing.T) {
 		t.Fatal("failed migration left table t behind")
 	}
 }
+
+// TestMigrateAppliesAGapLater: a migration numbered below the newest applied one (added on
+// another branch) is applied when it appears, not skipped.
+func TestMigrateAppliesAGapLater(t *testing.T) {
+	ctx := context.Background()
+	file := filepath.Join(t.TempDir(), "x.db")
+	first := fstest.MapFS{
+		"0001_a.sql": {Data: []byte(`CREATE TABLE a (x INTEGER);`)},
+		"0003_c.sql": {Data: []byte(`CREATE TABLE c (x INTEGER);`)},
+	}
+	db, err := Open(ctx, file, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	first["0002_b.sql"] = &fstest.MapFile{Data: []byte(`CREATE TABLE b (x INTEGER);`)}
+	db, err = Open(ctx, file, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	db.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE name = 'b'`).Scan(&n)
+	if n != 1 {
+		t.Fatal("migration 0002 added after 0003 was skipped")
+	}
+}

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,7 +24,8 @@ var (
 )
 
 // SaveCredentials implements issuer.BatchStore: n status entries, then the n credentials,
-// their status rows and anchor-queue rows, in one transaction with prepared statements.
+// their other formats, status rows and anchor-queue rows, in one transaction with prepared
+// statements.
 func (s *Store) SaveCredentials(ctx context.Context, agencyID string, n int, sign func([]issuer.StatusEntry) iter.Seq2[issuer.SealedCredential, error]) error {
 	if n <= 0 {
 		return nil
@@ -48,6 +51,11 @@ func (s *Store) SaveCredentials(ctx context.Context, agencyID string, n int, sig
 			return err
 		}
 		defer insAnchor.Close()
+		insFormat, err := tx.PrepareContext(ctx, `INSERT INTO credential_formats(credential_id, format, sealed) VALUES (?,?,?)`)
+		if err != nil {
+			return err
+		}
+		defer insFormat.Close()
 		i := 0
 		for sc, err := range sign(entries) {
 			if err != nil {
@@ -80,6 +88,11 @@ func (s *Store) SaveCredentials(ctx context.Context, agencyID string, n int, sig
 			}
 			if _, err := insAnchor.ExecContext(ctx, c.ID, c.AgencyID, digest); err != nil {
 				return err
+			}
+			for _, f := range slices.Sorted(maps.Keys(sc.Formats)) {
+				if _, err := insFormat.ExecContext(ctx, c.ID, f, sc.Formats[f]); err != nil {
+					return err
+				}
 			}
 			i++
 		}
