@@ -60,6 +60,9 @@ type Ledger interface {
 	Checkpoint(ctx context.Context) ([]byte, error)
 	// InclusionProof proves leafIndex in the tree of size treeSize.
 	InclusionProof(ctx context.Context, leafIndex, treeSize uint64) ([][]byte, error)
+	// Accreditation returns issuer's accreditation for credential type vct in force at at, or
+	// an error wrapping ledger.ErrNotAccredited (never, expired or withdrawn).
+	Accreditation(ctx context.Context, issuer, vct string, at time.Time) (ledger.Accreditation, error)
 }
 
 // NewBatchID returns a fresh batch id (unique per issuer on the ledger).

@@ -118,7 +118,8 @@ type Store interface {
 type Config struct {
 	Store    Store
 	Anchors  AnchorStore
-	Offers   OfferStore // OpenID4VCI offers; nil disables the flow
+	Offers   OfferStore  // OpenID4VCI offers; nil disables the flow
+	Clients  ClientStore // OAuth 2.0 clients (oauth.go); nil disables the client credentials grant
 	Sealer   *keys.Sealer
 	Resolver did.Resolver
 	// Ledger is the DID ledger agencies live on; nil only for a bootstrap service that makes
@@ -143,6 +144,7 @@ type Service struct {
 	store     Store
 	anchors   AnchorStore
 	offers    OfferStore
+	clients   ClientStore
 	sealer    *keys.Sealer
 	resolver  did.Resolver
 	ledger    Ledger
@@ -174,7 +176,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.StatusTTL = DefaultStatusTTL
 	}
 	warnFormatGaps(cfg.Logger)
-	return &Service{store: cfg.Store, anchors: cfg.Anchors, offers: cfg.Offers, sealer: cfg.Sealer, resolver: cfg.Resolver,
+	return &Service{store: cfg.Store, anchors: cfg.Anchors, offers: cfg.Offers, clients: cfg.Clients, sealer: cfg.Sealer, resolver: cfg.Resolver,
 		ledger: cfg.Ledger, ledgerKey: cfg.LedgerKey, publicURL: cfg.PublicURL, log: cfg.Logger, now: cfg.Now,
 		statuses: cfg.Statuses, statusTTL: cfg.StatusTTL}, nil
 }
@@ -353,23 +355,35 @@ func (s *Service) NewToken(ctx context.Context, agencyID string) (string, error)
 	return tok, nil
 }
 
-// Authenticate returns the agency owning token, or ErrUnauthorized.
+// Authenticate returns the agency owning token — an API token (NewToken) or an unexpired
+// OAuth access token of a live client (ClientToken) — or ErrUnauthorized. The agency's Types
+// are narrowed to those the ledger accredits it for now (checkAccredited), so every operation
+// that checks Types (issuance, offers, bulk jobs) refuses a type whose accreditation is not in
+// force.
 func (s *Service) Authenticate(ctx context.Context, token string) (Agency, error) {
-	hash := secret.Hash(token)
-	if hash == nil {
+	var a Agency
+	var err error
+	if isAccessToken(token) {
+		a, err = s.authenticateAccessToken(ctx, token)
+	} else if hash := secret.Hash(token); hash == nil {
+		return Agency{}, ErrUnauthorized
+	} else if a, err = s.store.AgencyByToken(ctx, hash); errors.Is(err, ErrNotFound) {
 		return Agency{}, ErrUnauthorized
 	}
-	a, err := s.store.AgencyByToken(ctx, hash)
-	if errors.Is(err, ErrNotFound) {
-		return Agency{}, ErrUnauthorized
+	if err != nil {
+		return Agency{}, err
 	}
-	return a, err
+	if a.Types, err = s.accreditedTypes(ctx, a, s.now()); err != nil {
+		return Agency{}, err
+	}
+	return a, nil
 }
 
 // Issue signs a credential of req.Type for req.Holder as agency a and stores it. With an
 // idempotency key it returns the credential issued earlier for the same key and request
 // (created=false), or ErrIdempotencyConflict if the request differs. Other errors:
-// ErrUnknownType, ErrTypeNotAllowed, ErrInvalidClaims (a *credtype.ClaimsError), ErrInvalidHolder,
+// ErrUnknownType, ErrTypeNotAllowed (the type is not in a.Types, or the ledger does not
+// accredit a for it now), ErrInvalidClaims (a *credtype.ClaimsError), ErrInvalidHolder,
 // ErrInvalidRequest. Nothing is stored when it fails.
 func (s *Service) Issue(ctx context.Context, a Agency, req IssueRequest) (c Credential, created bool, err error) {
 	t, err := LookupType(req.Type)
@@ -378,6 +392,9 @@ func (s *Service) Issue(ctx context.Context, a Agency, req IssueRequest) (c Cred
 	}
 	if !contains(a.Types, t.Name) {
 		return Credential{}, false, fmt.Errorf("%w: %s may not issue %s", ErrTypeNotAllowed, a.Name, t.Name)
+	}
+	if err := s.checkAccredited(ctx, a, t, s.now()); err != nil {
+		return Credential{}, false, err
 	}
 	if len(req.IdempotencyKey) > 255 {
 		return Credential{}, false, fmt.Errorf("%w: idempotency key longer than 255 bytes", ErrInvalidRequest)

@@ -182,10 +182,11 @@ func hashSecret(s string) []byte {
 // IssuerMetadata returns this issuer's OpenID4VCI Credential Issuer metadata.
 func (s *Service) IssuerMetadata() oid4vci.IssuerMetadata {
 	m := oid4vci.IssuerMetadata{
-		CredentialIssuer:     s.publicURL,
-		CredentialEndpoint:   s.publicURL + "/oid4vci/credential",
-		NonceEndpoint:        s.publicURL + "/oid4vci/nonce",
-		NotificationEndpoint: s.publicURL + "/oid4vci/notification",
+		CredentialIssuer:           s.publicURL,
+		CredentialEndpoint:         s.publicURL + "/oid4vci/credential",
+		NonceEndpoint:              s.publicURL + "/oid4vci/nonce",
+		NotificationEndpoint:       s.publicURL + "/oid4vci/notification",
+		DeferredCredentialEndpoint: s.publicURL + "/oid4vci/deferred_credential",
 		Display: []oid4vci.Display{
 			{Name: "ezheng 电子证照签发服务", Locale: "zh-CN"},
 			{Name: "ezheng credential issuance", Locale: "en"},
@@ -262,6 +263,8 @@ func (s *Service) Nonce(ctx context.Context) (string, error) {
 
 // IssueForToken answers a Credential Request made with an access token: one credential per
 // proof, each bound to the key that proof proves (as did:jwk), with the offer's claims.
+// For a type whose Approval is officer it issues nothing yet: it stores the checked holders as
+// a pending issuance and answers a transaction id and interval (Deferred(), HTTP 202).
 // Errors: ErrInvalidToken, ErrUnknownConfiguration, ErrInvalidCredentialReq, ErrInvalidProof,
 // ErrInvalidNonce. The access token is used up even if a proof fails.
 func (s *Service) IssueForToken(ctx context.Context, accessToken string, req *oid4vci.CredentialRequest) (oid4vci.CredentialResponse, error) {
@@ -289,8 +292,7 @@ func (s *Service) IssueForToken(ctx context.Context, accessToken string, req *oi
 		return oid4vci.CredentialResponse{}, err
 	}
 	// Check every proof (and use up its nonce) before issuing anything.
-	type holder struct{ did, thumb string }
-	var holders []holder
+	var holders []PendingHolder
 	for _, p := range req.Proofs.JWT {
 		nonce := proofNonce(p)
 		if err := s.offers.UseNonce(ctx, hashSecret(nonce), now); err != nil {
@@ -311,11 +313,15 @@ func (s *Service) IssueForToken(ctx context.Context, accessToken string, req *oi
 		if err != nil {
 			return oid4vci.CredentialResponse{}, fmt.Errorf("%w: %v", ErrInvalidProof, err)
 		}
-		holders = append(holders, holder{d, base64.RawURLEncoding.EncodeToString(tp)})
+		holders = append(holders, PendingHolder{DID: d, Thumbprint: base64.RawURLEncoding.EncodeToString(tp)})
+	}
+	if s.needsApproval(o.Type) {
+		// The proofs are checked and their nonces used; an officer decides (deferred.go).
+		return s.deferIssuance(ctx, o, holders, now)
 	}
 	var resp oid4vci.CredentialResponse
 	for _, h := range holders {
-		c, _, err := s.Issue(ctx, a, IssueRequest{Type: o.Type, Holder: h.did, Claims: claims, IdempotencyKey: "oid4vci/" + o.ID + "/" + h.thumb})
+		c, _, err := s.Issue(ctx, a, IssueRequest{Type: o.Type, Holder: h.DID, Claims: claims, IdempotencyKey: "oid4vci/" + o.ID + "/" + h.Thumbprint})
 		if err != nil {
 			return oid4vci.CredentialResponse{}, err
 		}

@@ -138,6 +138,7 @@ func TestRotateKeyPromotesAfterLostAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	accredit(t, svc, a) // the ledger must accredit the agency for it to issue
 	w.ledger.lose.Store(true)
 	if _, err := svc.RotateKey(ctx, a); err == nil {
 		t.Fatal("RotateKey succeeded with the answer lost")
@@ -232,6 +233,7 @@ func TestRotateKeyRetriesWithPendingKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	accredit(t, svc, a) // the ledger must accredit the agency for it to issue
 	w.ledger.drop.Store(true)
 	if _, err := svc.RotateKey(ctx, a); err == nil {
 		t.Fatal("RotateKey succeeded without a ledger")

@@ -1,11 +1,13 @@
 // Package mobilebridge is the API the citizen's phone app talks to (/bridge/v1): receive a
-// credential into the wallet, list what the wallet holds, and make the counter QR — a
+// credential into the wallet (directly, or by redeeming an OpenID4VCI offer, waiting for a
+// deferred one), list what the wallet holds, and make the counter QR — a
 // holder-bound presentation with only the claims a counter needs — as text and as a PNG.
 package mobilebridge
 
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -25,6 +27,8 @@ type Wallet interface {
 	Credentials(ctx context.Context, c wallet.Citizen) ([]wallet.Credential, error)
 	Present(ctx context.Context, c wallet.Citizen, id string, disclose []string, audience string) (wallet.Presentation, error)
 	RedeemOffer(ctx context.Context, c wallet.Citizen, offerURI, txCode string) ([]wallet.Credential, error)
+	Pending(ctx context.Context, c wallet.Citizen) ([]wallet.PendingIssuance, error)
+	CollectPending(ctx context.Context, c wallet.Citizen, id string) ([]wallet.Credential, error)
 }
 
 // Rules maps wallet errors to the bridge's stable problem types, which the app switches on.
@@ -32,6 +36,7 @@ var Rules = []problem.Rule{
 	{Err: wallet.ErrInvalidCredential, Status: http.StatusUnprocessableEntity, Name: "invalid-credential", Title: "The credential was rejected"},
 	{Err: wallet.ErrNotBound, Status: http.StatusUnprocessableEntity, Name: "credential-not-bound", Title: "The credential is bound to another holder"},
 	{Err: wallet.ErrUnknownClaim, Status: http.StatusUnprocessableEntity, Name: "unknown-claim", Title: "The credential has no such claim"},
+	{Err: wallet.ErrCredentialDenied, Status: http.StatusUnprocessableEntity, Name: "credential-request-denied", Title: "The issuer refused to issue the credential"},
 	{Err: wallet.ErrTxCodeRequired, Status: http.StatusBadRequest, Name: "tx-code-required", Title: "The offer needs its transaction code"},
 	{Err: wallet.ErrOffer, Status: http.StatusUnprocessableEntity, Name: "offer-failed", Title: "The credential offer could not be redeemed"},
 	{Err: wallet.ErrNotFound, Status: http.StatusNotFound, Name: "not-found", Title: "Not found"},
@@ -49,6 +54,8 @@ func Register(e *echo.Echo, w Wallet) {
 	g.POST("/credentials", h.receive)
 	g.POST("/credentials/:id/qr", h.qr)
 	g.POST("/offers", h.redeem)
+	g.GET("/pending", h.pending)
+	g.POST("/pending/:id/collect", h.collect)
 }
 
 // RedeemRequest is the body of POST /bridge/v1/offers: an offer the app scanned or opened
@@ -72,7 +79,42 @@ func (h handler) redeem(c echo.Context) error {
 	}
 	got, err := h.w.RedeemOffer(c.Request().Context(), cit, req.OfferURI, req.TxCode)
 	if err != nil {
+		return pendingOr(c, err)
+	}
+	return c.JSON(http.StatusCreated, map[string]any{"credentials": got})
+}
+
+// pendingOr answers a deferred issuance (*wallet.PendingError) as 202 {"pending": [...]}: the
+// app polls POST /bridge/v1/pending/{id}/collect no more often than each one's interval.
+// Other errors are returned for the error handler.
+func pendingOr(c echo.Context, err error) error {
+	var pe *wallet.PendingError
+	if errors.As(err, &pe) {
+		return c.JSON(http.StatusAccepted, map[string]any{"pending": pe.Pending})
+	}
+	return err
+}
+
+func (h handler) pending(c echo.Context) error {
+	cit, err := h.auth(c)
+	if err != nil {
 		return err
+	}
+	list, err := h.w.Pending(c.Request().Context(), cit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"pending": list})
+}
+
+func (h handler) collect(c echo.Context) error {
+	cit, err := h.auth(c)
+	if err != nil {
+		return err
+	}
+	got, err := h.w.CollectPending(c.Request().Context(), cit, c.Param("id"))
+	if err != nil {
+		return pendingOr(c, err)
 	}
 	return c.JSON(http.StatusCreated, map[string]any{"credentials": got})
 }

@@ -29,8 +29,10 @@ var (
 // reference), reads the issuer's metadata, exchanges the pre-authorized code (and txCode) for
 // an access token, gets a c_nonce, proves possession of c's holder key, requests the
 // credential, checks and stores every credential it receives (Receive), and notifies the
-// issuer that it was accepted. Errors: ErrOffer, ErrTxCodeRequired, ErrInvalidCredential,
-// ErrNotBound; nothing is stored if a step fails.
+// issuer that it was accepted. When the issuer defers issuance (an officer must approve), it
+// keeps the pending transaction and returns a *PendingError (ErrIssuancePending) listing it:
+// collect it later with CollectPending. Errors: ErrOffer, ErrTxCodeRequired,
+// ErrInvalidCredential, ErrNotBound, *PendingError; nothing is stored if a step fails.
 func (s *Service) RedeemOffer(ctx context.Context, c Citizen, offerURI, txCode string) ([]Credential, error) {
 	opts := s.offerOptions()
 	offer, ref, err := oid4vci.ParseOfferURI(strings.TrimSpace(offerURI), opts...)
@@ -126,34 +128,17 @@ func (s *Service) RedeemOffer(ctx context.Context, c Citizen, offerURI, txCode s
 	if err != nil {
 		return nil, fmt.Errorf("%w: credential response: %v", ErrOffer, err)
 	}
-	if cresp.TransactionID != "" {
-		return nil, fmt.Errorf("%w: the issuer deferred issuance (transaction %s); deferred issuance is not supported yet", ErrOffer, cresp.TransactionID)
+	if cresp.Deferred() {
+		// An officer must approve first: keep what is needed to collect it later.
+		p, err := s.keepPending(ctx, c, meta, offer.CredentialConfigurationIDs[0], tok.AccessToken, cresp)
+		if err != nil {
+			return nil, err
+		}
+		return nil, &PendingError{Pending: []PendingIssuance{p}}
 	}
 
 	// Check and keep every credential; tell the issuer.
-	var got []Credential
-	event := oid4vci.EventCredentialAccepted
-	for _, ic := range cresp.Credentials {
-		raw, ok := ic.String()
-		if !ok {
-			err = fmt.Errorf("%w: a credential is not a string (unsupported format)", ErrInvalidCredential)
-			break
-		}
-		var cr Credential
-		if cr, _, err = s.Receive(ctx, c, raw); err != nil {
-			break
-		}
-		got = append(got, cr)
-	}
-	if err != nil {
-		event = oid4vci.EventCredentialFailure
-	}
-	if cresp.NotificationID != "" && meta.NotificationEndpoint != "" {
-		nb, _ := json.Marshal(oid4vci.NotificationRequest{NotificationID: cresp.NotificationID, Event: event})
-		if _, nerr := s.post(ctx, meta.NotificationEndpoint, tok.AccessToken, "application/json", nb); nerr != nil {
-			s.log.WarnContext(ctx, "issuer notification failed", "err", nerr)
-		}
-	}
+	got, err := s.acceptCredentials(ctx, c, cresp, meta.NotificationEndpoint, tok.AccessToken)
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +180,7 @@ func (s *Service) post(ctx context.Context, u, token, contentType string, body [
 }
 
 // do sends req and returns the body of a 2xx answer; an OAuth error answer becomes an
-// ErrOffer naming the issuer's error code.
+// ErrOffer that also wraps the issuer's *oid4vci.ErrorResponse.
 func (s *Service) do(req *http.Request) ([]byte, error) {
 	if _, err := url.Parse(req.URL.String()); err != nil {
 		return nil, err
@@ -215,7 +200,7 @@ func (s *Service) do(req *http.Request) ([]byte, error) {
 	if resp.StatusCode/100 != 2 {
 		var e oid4vci.ErrorResponse
 		if json.Unmarshal(b, &e) == nil && e.Code != "" {
-			return nil, fmt.Errorf("%w: %s: %s: %s", ErrOffer, req.URL.Path, e.Code, e.Description)
+			return nil, fmt.Errorf("%w: %s: %w", ErrOffer, req.URL.Path, &e)
 		}
 		return nil, fmt.Errorf("%w: %s answered HTTP %d", ErrOffer, req.URL.Path, resp.StatusCode)
 	}

@@ -32,10 +32,12 @@ type World struct {
 	Counter       Counter   `json:"counter"`
 }
 
-// Authority is the root authority that accredits agencies.
+// Authority is the root authority that accredits agencies, with its API token (it adds and
+// lists agencies: POST and GET /issuer/v1/agencies).
 type Authority struct {
-	Name string `json:"name"`
-	DID  string `json:"did"`
+	Name  string `json:"name"`
+	DID   string `json:"did"`
+	Token string `json:"token"`
 }
 
 // Agency is a demo agency with its API token.
@@ -117,7 +119,11 @@ func Seed(ctx context.Context, svc Services, dataDir, baseURL string) (w *World,
 	if err != nil {
 		return nil, false, fmt.Errorf("root authority: %w", err)
 	}
-	w.RootAuthority = Authority{Name: root.Name, DID: root.DID}
+	rootTok, err := svc.Issuer.NewToken(ctx, root.ID)
+	if err != nil {
+		return nil, false, err
+	}
+	w.RootAuthority = Authority{Name: root.Name, DID: root.DID, Token: rootTok}
 
 	for _, d := range demoAgencies {
 		a, made, err := ensureAgency(ctx, svc.Issuer, d.name, []string{d.typ})
@@ -179,7 +185,7 @@ func ensureAgency(ctx context.Context, svc *issuer.Service, name string, types [
 }
 
 func (w *World) complete() bool {
-	return w.RootAuthority.DID != "" && len(w.Agencies) == len(demoAgencies) && w.Citizen.Token != "" && w.Counter.ID != ""
+	return w.RootAuthority.DID != "" && w.RootAuthority.Token != "" && len(w.Agencies) == len(demoAgencies) && w.Citizen.Token != "" && w.Counter.ID != ""
 }
 
 // Load reads a demo world file.

@@ -180,7 +180,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 
 	resolver := did.Methods{"ez": ledgerResolver{s.Ledger}, "key": did.Local{}, "jwk": did.Local{}, "web": did.Web{}}
-	if s.Issuer, err = issuer.New(issuer.Config{Store: s.issuerDB, Anchors: s.issuerDB, Offers: s.issuerDB, Sealer: issuerSealer, Resolver: resolver,
+	if s.Issuer, err = issuer.New(issuer.Config{Store: s.issuerDB, Anchors: s.issuerDB, Offers: s.issuerDB, Clients: s.issuerDB, Sealer: issuerSealer, Resolver: resolver,
 		Ledger: s.Ledger, LedgerKey: noteVerifier, PublicURL: cfg.PublicURL, Statuses: s.issuerDB, Logger: log.With("component", "issuer"), Now: cfg.Now}); err != nil {
 		return nil, err
 	}

@@ -54,6 +54,7 @@ func Register(e *echo.Echo, svc Service) {
 	registerStatus(g, h)
 	registerKeys(g, h)
 	registerVCAPI(e, h)
+	registerAgencies(e, h)
 }
 
 func (h handler) auth(c echo.Context) (issuer.Agency, error) {

@@ -27,11 +27,13 @@ type OpenID4VCI interface {
 	Nonce(ctx context.Context) (string, error)
 	IssueForToken(ctx context.Context, accessToken string, req *oid4vci.CredentialRequest) (oid4vci.CredentialResponse, error)
 	Notify(ctx context.Context, accessToken string, n *oid4vci.NotificationRequest) error
+	Deferred
 }
 
 // RegisterOpenID4VCI mounts the OpenID4VCI 1.0 issuer (pre-authorized code flow): the
-// agency's offer endpoint under /issuer/v1, the well-known metadata, and the wallet-facing
-// endpoints under /oid4vci.
+// agency's offer endpoints under /issuer/v1 (making offers, and the officers' approval of
+// deferred ones), the well-known metadata, and the wallet-facing endpoints under /oid4vci
+// (including the Deferred Credential Endpoint).
 //
 // The wallet-facing endpoints answer errors as OAuth 2.0 / OpenID4VCI error responses
 // ({"error", "error_description"}, RFC 6749 §5.2, RFC 6750 §3.1), not as RFC 9457 problems:
@@ -47,6 +49,7 @@ func RegisterOpenID4VCI(e *echo.Echo, svc OpenID4VCI) {
 	e.POST("/oid4vci/nonce", h.nonce)
 	e.POST("/oid4vci/credential", h.credential)
 	e.POST("/oid4vci/notification", h.notification)
+	registerDeferred(e, h)
 }
 
 type oid4vciHandler struct{ svc OpenID4VCI }
@@ -167,6 +170,10 @@ func (h oid4vciHandler) credential(c echo.Context) error {
 		return err
 	}
 	noStore(c)
+	if resp.Deferred() {
+		// §8.3: an officer must approve first; the wallet polls the deferred endpoint.
+		return c.JSON(http.StatusAccepted, resp)
+	}
 	return c.JSON(http.StatusOK, resp)
 }
 
