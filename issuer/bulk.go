@@ -170,6 +170,10 @@ func (s *Service) prepare(ctx context.Context, a Agency, req IssueRequest, holde
 	if !contains(a.Types, t.Name) {
 		return nil, fmt.Errorf("%w: %s may not issue %s", ErrTypeNotAllowed, a.Name, t.Name)
 	}
+	// The ledger decides, row by row: a withdrawal stops a running job (one indexed read).
+	if err := s.checkAccredited(ctx, a, t, s.now()); err != nil {
+		return nil, err
+	}
 	if len(req.IdempotencyKey) > 255 {
 		return nil, fmt.Errorf("%w: idempotency key longer than 255 bytes", ErrInvalidRequest)
 	}

@@ -9,7 +9,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/ezheng/ezheng/internal/oid4vci"
-	"github.com/ezheng/ezheng/internal/problem"
 	"github.com/ezheng/ezheng/internal/web"
 	"github.com/ezheng/ezheng/issuer"
 )
@@ -85,14 +84,8 @@ func (h oid4vciHandler) rejectOffer(c echo.Context) error {
 	return c.JSON(http.StatusOK, d)
 }
 
-// decisionError answers ErrAlreadyDecided as a 409 problem; other errors go to the mapper.
-func decisionError(err error) error {
-	if errors.Is(err, issuer.ErrAlreadyDecided) {
-		return &problem.Problem{Type: problem.TypeURI("already-decided"), Title: "The pending issuance was already decided",
-			Status: http.StatusConflict, Detail: err.Error()}
-	}
-	return err
-}
+// decisionError returns err for the mapper (ErrAlreadyDecided is the 409 already-decided rule).
+func decisionError(err error) error { return err }
 
 func (h oid4vciHandler) deferredCredential(c echo.Context) error {
 	tok, ok := accessToken(c)

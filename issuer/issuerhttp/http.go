@@ -27,6 +27,7 @@ type Service interface {
 
 // Rules maps the issuer's errors to problem types. Mount them ahead of the generic rules.
 var Rules = []problem.Rule{
+	{Err: issuer.ErrAlreadyDecided, Status: http.StatusConflict, Name: "already-decided", Title: "The pending issuance was already decided"},
 	{Err: issuer.ErrTypeNotAllowed, Status: http.StatusForbidden, Name: "type-not-allowed", Title: "The agency may not issue this credential type"},
 	{Err: issuer.ErrUnknownType, Status: http.StatusBadRequest, Name: "unknown-credential-type", Title: "Unknown credential type"},
 	{Err: issuer.ErrInvalidClaims, Status: http.StatusUnprocessableEntity, Name: "invalid-claims", Title: "The claims do not fit the credential type"},
