@@ -338,7 +338,7 @@ func (s *Service) signOne(ctx context.Context, signer jose.Signer, key *keys.Key
 	c.Raw = raw
 	sum := sha256.Sum256([]byte(raw))
 	c.Digest = hex.EncodeToString(sum[:])
-	if c.Formats, err = s.buildFormats(ctx, p.t, a, key, c, p.req.Claims); err != nil {
+	if c.Formats, err = s.buildFormats(ctx, p.t, a, key, c, p.req.Claims, e); err != nil {
 		return SealedCredential{}, err
 	}
 	var sealed map[string][]byte

@@ -149,18 +149,21 @@ func formatAvailable(t *credtype.Type, claims map[string]any, format string) err
 }
 
 // buildFormats signs c (whose ID, Holder, IssuedAt and ExpiresAt are set) in every format t
-// asks for besides the SD-JWT VC, from the same claims, as agency a with key. An ldp_vc that
-// cannot be made for these claims is left out and logged; any other failure is an error.
+// asks for besides the SD-JWT VC, from the same claims, as agency a with key. The JWT formats
+// carry credentialStatus: the BitstringStatusListEntries of entry e (the credential's index in
+// its agency's Token Status List) in the W3C revocation and suspension lists that mirror that
+// list (w3cStatuses); ldp_vc carries none (our JSON-LD context has no status terms). An ldp_vc
+// that cannot be made for these claims is left out and logged; any other failure is an error.
 // The results are deterministic for fixed inputs (Ed25519, URDNA2015), so building them again
 // for the same credential gives the same bytes.
-func (s *Service) buildFormats(ctx context.Context, t *credtype.Type, a Agency, key *keys.Key, c Credential, claims map[string]any) (map[string]string, error) {
+func (s *Service) buildFormats(ctx context.Context, t *credtype.Type, a Agency, key *keys.Key, c Credential, claims map[string]any, e StatusEntry) (map[string]string, error) {
 	if _, ok := s.store.(FormatStore); !ok {
 		return nil, nil
 	}
 	out := map[string]string{}
 	vc := vcjwt.Credential{
 		Issuer: a.DID, Subject: c.Holder, Types: []string{t.Name}, Context: []string{ldvc.ContextLicenceV1},
-		ValidFrom: c.IssuedAt, ValidUntil: c.ExpiresAt, Claims: claims,
+		ValidFrom: c.IssuedAt, ValidUntil: c.ExpiresAt, Claims: claims, Statuses: s.w3cStatuses(e),
 	}
 	for _, f := range t.Formats {
 		switch f {
@@ -289,13 +292,21 @@ func (s *Service) retryFormats(ctx context.Context, a Agency, prev Credential, c
 	if err != nil {
 		return nil, err
 	}
+	var e StatusEntry
+	if s.statuses != nil {
+		cs, err := s.statuses.CredentialStatus(ctx, a.ID, prev.ID)
+		if err != nil {
+			return nil, err
+		}
+		e = cs.StatusEntry
+	}
 	// Formats signed now with a key rotated in since the SD-JWT VC was signed would be dated
 	// before their key was in force, and a verifier would refuse them: leave them missing.
 	if sd, err := sdjwt.Parse(prev.Raw); err != nil || sd.Header["kid"] != a.KID {
 		s.log.WarnContext(ctx, "credential formats not rebuilt: the signing key changed", "credential", prev.ID)
 		return have, nil
 	}
-	built, err := s.buildFormats(ctx, t, a, key, prev, claims)
+	built, err := s.buildFormats(ctx, t, a, key, prev, claims, e)
 	if err != nil {
 		return nil, err
 	}

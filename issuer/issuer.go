@@ -454,15 +454,16 @@ func (s *Service) Issue(ctx context.Context, a Agency, req IssueRequest) (c Cred
 	if err != nil {
 		return Credential{}, false, err
 	}
-	// The W3C formats come from the same claims and times. They are signed before the save, so
-	// that a failure stores nothing, and stored right after it (see formats.go).
-	formats, err := s.buildFormats(ctx, t, a, key, c, req.Claims)
-	if err != nil {
-		return Credential{}, false, err
-	}
 	// The status entry is allocated in the save transaction, so the credential is signed
-	// there; the status claim is never selectively disclosable.
+	// there; the status claim is never selectively disclosable. The W3C formats come from the
+	// same claims, times and status entry. They are signed in the transaction too, so that a
+	// failure stores nothing, and stored right after it (see formats.go).
+	var formats map[string]string
 	sign := func(e StatusEntry) (Credential, []byte, error) {
+		var err error
+		if formats, err = s.buildFormats(ctx, t, a, key, c, req.Claims, e); err != nil {
+			return Credential{}, nil, err
+		}
 		payload["status"] = statuslist.StatusClaim(s.StatusListURI(e.List), e.Index)
 		raw, err := sdjwt.Issue(signer, payload, disclose, 0, rand.Reader)
 		if err != nil {

@@ -272,8 +272,8 @@ func (s *Service) settleRotation(ctx context.Context, agencyID string) error {
 	return err
 }
 
-// republishStatusLists re-signs the agency's published status lists with its new key and
-// anchors them, so verifiers see lists signed with a key the DID lists now. Failures are
+// republishStatusLists re-signs the agency's published status lists (and their published W3C
+// lists) with its new key and anchors them, so verifiers see lists signed with a key the DID lists now. Failures are
 // logged: the lists' tokens are marked expired and re-signed when next served anyway.
 func (s *Service) republishStatusLists(ctx context.Context, ks KeyStore, agencyID string) {
 	if s.statuses == nil {
@@ -287,6 +287,18 @@ func (s *Service) republishStatusLists(ctx context.Context, ks KeyStore, agencyI
 	for _, id := range ids {
 		if _, _, err := s.StatusListToken(ctx, id); err != nil {
 			s.log.WarnContext(ctx, "status list not re-signed after key rotation", "agency", agencyID, "list", id, "err", err)
+		}
+		l, err := s.statuses.StatusList(ctx, id)
+		if err != nil {
+			continue
+		}
+		for _, p := range W3CPurposes {
+			if l.W3C[p].Seq == 0 { // never published: signed when first served
+				continue
+			}
+			if _, _, err := s.W3CStatusList(ctx, id, p); err != nil {
+				s.log.WarnContext(ctx, "W3C status list not re-signed after key rotation", "agency", agencyID, "list", id, "purpose", p, "err", err)
+			}
 		}
 	}
 }

@@ -77,6 +77,9 @@ type StatusList struct {
 	Token        string    // "" until first published
 	TokenURI     string    // the URI (sub) Token was signed for
 	TokenExpires time.Time // exp of Token
+	// W3C holds the list's two W3C Bitstring Status Lists, by purpose
+	// (statuslist.PurposeRevocation, statuslist.PurposeSuspension).
+	W3C map[string]W3CList
 }
 
 // CredentialStatus is the status of one credential.
@@ -102,6 +105,8 @@ type StatusChange struct {
 	Token        string
 	TokenURI     string
 	TokenExpires time.Time
+	// W3C are the new publications of the W3C lists whose bits the change flips.
+	W3C []W3CPublication
 }
 
 // StatusStore is the storage status changes need. Implementation: issuerstore. Index
@@ -121,6 +126,9 @@ type StatusStore interface {
 	// SaveStatusToken stores a re-signed publication (token, signed for uri) of an unchanged
 	// list if it is still at prevSeq, or returns ErrStatusConflict.
 	SaveStatusToken(ctx context.Context, listID string, prevSeq, seq uint64, token, uri string, expires time.Time) error
+	// SaveW3CStatusList stores a publication of a W3C list of list listID if that W3C list is
+	// still at p.PrevSeq, or returns ErrStatusConflict.
+	SaveW3CStatusList(ctx context.Context, listID string, p W3CPublication) error
 }
 
 // statusLedger is the optional ability to read a list's newest publication from the ledger,
@@ -210,9 +218,9 @@ func transition(from uint8, action string) error {
 }
 
 // SetStatus revokes, suspends or reinstates credential id of agency a. Before it returns, the
-// agency's status list is re-signed and its digest anchored on the ledger; only then are the
-// new status, the list and the audit record committed, in one transaction. Nothing changes
-// if any step fails.
+// agency's status list, and each of its W3C Bitstring Status Lists whose bit the change flips,
+// is re-signed and its digest anchored on the ledger; only then are the new status, the lists
+// and the audit record committed, in one transaction. Nothing changes if any step fails.
 //
 // Crash safety: the ledger is written first. A crash between the ledger and the commit
 // leaves the old status in force (the caller got no answer and retries) and a ledger seq
@@ -254,8 +262,12 @@ func (s *Service) SetStatus(ctx context.Context, a Agency, id string, req Status
 	if err != nil {
 		return StatusResult{}, err
 	}
+	w3c, err := s.publishW3CChange(ctx, ag, key, l, now, cs.Index, cs.Status, to)
+	if err != nil {
+		return StatusResult{}, err
+	}
 	ch := StatusChange{AgencyID: a.ID, CredentialID: id, StatusEntry: cs.StatusEntry, Action: req.Action, From: cs.Status, To: to,
-		Reason: req.Reason, Note: req.Note, At: now, Seq: pub.seq, Token: pub.token, TokenURI: pub.uri, TokenExpires: pub.expires}
+		Reason: req.Reason, Note: req.Note, At: now, Seq: pub.seq, Token: pub.token, TokenURI: pub.uri, TokenExpires: pub.expires, W3C: w3c}
 	if err := s.statuses.SaveStatusChange(ctx, ch, l.Seq); err != nil {
 		return StatusResult{}, fmt.Errorf("save status change: %w", err)
 	}
@@ -382,30 +394,41 @@ func (s *Service) publish(ctx context.Context, a Agency, key *keys.Key, l Status
 	if err != nil {
 		return publication{}, fmt.Errorf("sign status list: %w", err)
 	}
-	digest := statuslist.Digest([]byte(token))
-	seq := l.Seq + 1
+	seq, err := s.anchorStatus(ctx, a, key, l.ID, uri, []byte(token), l.Seq)
+	if err != nil {
+		return publication{}, err
+	}
+	return publication{token: token, uri: uri, expires: now.Add(s.statusTTL), seq: seq}, nil
+}
+
+// anchorStatus anchors the digest of served, the list published at uri, with a status
+// operation at the seq after prevSeq, and returns the seq used. listID names the list in
+// errors and logs.
+func (s *Service) anchorStatus(ctx context.Context, a Agency, key *keys.Key, listID, uri string, served []byte, prevSeq uint64) (uint64, error) {
+	digest := statuslist.Digest(served)
+	seq := prevSeq + 1
 	for attempt := 0; ; attempt++ {
 		op, err := ledger.SignOp(ledger.NewStatus(a.DID, uri, digest, seq), key.Signer(), a.KID)
 		if err != nil {
-			return publication{}, err
+			return 0, err
 		}
 		res, err := s.ledger.Submit(ctx, op)
 		if err != nil {
-			return publication{}, fmt.Errorf("anchor status list: %w", err)
+			return 0, fmt.Errorf("anchor status list: %w", err)
 		}
 		if res.OK() {
-			return publication{token: token, uri: uri, expires: now.Add(s.statusTTL), seq: seq}, nil
+			return seq, nil
 		}
 		// A seq used by a publication anchored but never committed (a crash in between):
 		// publish above the ledger's newest.
 		sl, ok := s.ledger.(statusLedger)
 		if attempt == 0 && ok && (res.Code == ledger.CodeDuplicate || res.Code == ledger.CodeStalePrev) {
 			if rec, err := sl.StatusList(ctx, uri); err == nil && rec.Seq >= seq {
-				s.log.WarnContext(ctx, "status list seq already used on the ledger; publishing above it", "list", l.ID, "seq", seq, "ledger_seq", rec.Seq)
+				s.log.WarnContext(ctx, "status list seq already used on the ledger; publishing above it", "list", listID, "seq", seq, "ledger_seq", rec.Seq)
 				seq = rec.Seq + 1
 				continue
 			}
 		}
-		return publication{}, fmt.Errorf("%w: status %s: %s: %s", ErrLedgerRejected, l.ID, res.Code, res.Reason)
+		return 0, fmt.Errorf("%w: status %s: %s: %s", ErrLedgerRejected, listID, res.Code, res.Reason)
 	}
 }

@@ -20,7 +20,7 @@ type vcdm2 struct {
 	ValidFrom         string         `json:"validFrom,omitempty"`
 	ValidUntil        string         `json:"validUntil,omitempty"`
 	CredentialSubject map[string]any `json:"credentialSubject"`
-	CredentialStatus  map[string]any `json:"credentialStatus,omitempty"`
+	CredentialStatus  any            `json:"credentialStatus,omitempty"`
 	CredentialSchema  map[string]any `json:"credentialSchema,omitempty"`
 }
 
@@ -40,7 +40,7 @@ type vc11Obj struct {
 	Context           []string       `json:"@context"`
 	Type              []string       `json:"type"`
 	CredentialSubject map[string]any `json:"credentialSubject"`
-	CredentialStatus  map[string]any `json:"credentialStatus,omitempty"`
+	CredentialStatus  any            `json:"credentialStatus,omitempty"`
 	CredentialSchema  map[string]any `json:"credentialSchema,omitempty"`
 }
 
@@ -73,7 +73,7 @@ func SignVCDM2(c Credential, signer jose.Signer) (string, error) {
 		Type:              append([]string{TypeCredential}, c.Types...),
 		Issuer:            c.Issuer,
 		CredentialSubject: c.subject(),
-		CredentialStatus:  c.Status,
+		CredentialStatus:  c.status(),
 		CredentialSchema:  c.Schema,
 	}
 	if !c.ValidFrom.IsZero() {
@@ -119,7 +119,7 @@ func SignJWTVC11(c Credential, signer jose.Signer) (string, error) {
 			Context:           append([]string{ContextV1}, c.Context...),
 			Type:              append([]string{TypeCredential}, c.Types...),
 			CredentialSubject: claims,
-			CredentialStatus:  c.Status,
+			CredentialStatus:  c.status(),
 			CredentialSchema:  c.Schema,
 		},
 	}
@@ -207,6 +207,14 @@ func (c Credential) validate(v11 bool) error {
 	if err := checkList("Types", c.Types, TypeCredential); err != nil {
 		return err
 	}
+	if c.Status != nil && len(c.Statuses) > 0 {
+		return errors.New("vcjwt: set Status or Statuses, not both")
+	}
+	for _, st := range c.Statuses {
+		if len(st) == 0 {
+			return errors.New("vcjwt: Statuses holds an empty entry")
+		}
+	}
 	if v11 && c.ValidFrom.IsZero() {
 		return errors.New("vcjwt: a JWT-VC needs ValidFrom (issuanceDate)")
 	}
@@ -217,6 +225,17 @@ func (c Credential) validate(v11 bool) error {
 		if !t.IsZero() && (t.Year() < 1970 || t.Year() > 9999) {
 			return fmt.Errorf("vcjwt: time %v out of range", t)
 		}
+	}
+	return nil
+}
+
+// status returns the credentialStatus member: Status, Statuses or nil (omitted).
+func (c Credential) status() any {
+	if len(c.Statuses) > 0 {
+		return c.Statuses
+	}
+	if c.Status != nil {
+		return c.Status
 	}
 	return nil
 }

@@ -80,7 +80,7 @@ func TestVerifyVariants(t *testing.T) {
 		{"JWT-VC expirationDate not a date", kid, v11("", baseVC(map[string]any{"expirationDate": 1924992000})), ErrMalformed},
 		{"vc+jwt nbf contradicting validFrom", withTyp(TypeVCDM2), v2(map[string]any{"nbf": testFrom.Unix() - 1}), ErrMalformed},
 		{"vc+jwt inline @context object", withTyp(TypeVCDM2), v2(map[string]any{"@context": []any{ContextV2, map[string]any{"x": "y"}}}), ErrMalformed},
-		{"vc+jwt status list array", withTyp(TypeVCDM2), v2(map[string]any{"credentialStatus": []any{want.Status}}), ErrMalformed},
+		{"vc+jwt status array with a non-object", withTyp(TypeVCDM2), v2(map[string]any{"credentialStatus": []any{want.Status, "x"}}), ErrMalformed},
 		{"vc+jwt issuer without id", withTyp(TypeVCDM2), v2(map[string]any{"issuer": map[string]any{"name": "x"}}), ErrMalformed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

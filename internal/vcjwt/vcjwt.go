@@ -124,6 +124,10 @@ type Credential struct {
 	// Status is credentialStatus, a single status entry (for example a BitstringStatusListEntry);
 	// nil omits it.
 	Status map[string]any
+	// Statuses is credentialStatus as an array of status entries (for example one
+	// BitstringStatusListEntry per statusPurpose); empty omits it. At most one of Status and
+	// Statuses may be set. Verify fills Status for a single object, Statuses for an array.
+	Statuses []map[string]any
 	// Schema is credentialSchema, a single schema reference ({"id": ..., "type": ...}); nil
 	// omits it. This package never fetches it.
 	Schema map[string]any

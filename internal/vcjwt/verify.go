@@ -309,7 +309,8 @@ func decodeJWTVC11(p map[string]any) (Credential, error) {
 
 // decodeCommon decodes the members both data models share from the credential object m:
 // @context (base first), type ("VerifiableCredential" first), credentialSubject (one object;
-// its id, if any, into Subject), credentialStatus and credentialSchema (one object each).
+// its id, if any, into Subject), credentialStatus (one object, or an array of objects) and
+// credentialSchema (one object).
 func decodeCommon(m map[string]any, base string) (Credential, error) {
 	var c Credential
 	ctx, err := stringList(m["@context"], "@context")
@@ -350,12 +351,24 @@ func decodeCommon(m map[string]any, base string) (Credential, error) {
 	if len(subj) == 0 {
 		return c, fmt.Errorf("%w: empty credentialSubject", ErrMalformed)
 	}
+	if a, ok := m["credentialStatus"].([]any); ok {
+		if len(a) == 0 {
+			return c, fmt.Errorf("%w: credentialStatus is an empty array", ErrMalformed)
+		}
+		for _, e := range a {
+			o, ok := e.(map[string]any)
+			if !ok {
+				return c, fmt.Errorf("%w: credentialStatus holds a non-object", ErrMalformed)
+			}
+			c.Statuses = append(c.Statuses, o)
+		}
+	}
 	for _, f := range []struct {
 		name string
 		dst  *map[string]any
 	}{{"credentialStatus", &c.Status}, {"credentialSchema", &c.Schema}} {
 		v, ok := m[f.name]
-		if !ok {
+		if !ok || (f.name == "credentialStatus" && c.Statuses != nil) {
 			continue
 		}
 		if *f.dst, ok = v.(map[string]any); !ok {

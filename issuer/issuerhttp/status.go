@@ -31,8 +31,19 @@ type StatusChangeRequest struct {
 	Note   string `json:"note,omitempty"` // operator's note for the audit trail; no personal data
 }
 
+// W3CStatusService is the optional ability of a StatusService to serve the W3C Bitstring
+// Status Lists that mirror each status list.
+type W3CStatusService interface {
+	// W3CStatusList returns the vc+jwt BitstringStatusListCredential of purpose ("revocation"
+	// or "suspension") of status list id and how long it may be cached, or ErrNotFound.
+	W3CStatusList(ctx context.Context, id, purpose string) (string, time.Duration, error)
+}
+
 // ContentTypeStatusList is the media type of a Status List Token.
 const ContentTypeStatusList = "application/statuslist+jwt"
+
+// ContentTypeVCJWT is the media type of a W3C Bitstring Status List credential.
+const ContentTypeVCJWT = "application/vc+jwt"
 
 // registerStatus mounts the status endpoints on g if svc can change statuses.
 func registerStatus(g *echo.Group, h handler) {
@@ -60,15 +71,30 @@ func registerStatus(g *echo.Group, h handler) {
 		if err != nil {
 			return err
 		}
-		etag := `"` + hex.EncodeToString(statuslist.Digest([]byte(tok))[:16]) + `"`
-		hdr := c.Response().Header()
-		hdr.Set("ETag", etag)
-		hdr.Set("Cache-Control", "max-age="+strconv.Itoa(int(ttl/time.Second)))
-		if match := c.Request().Header.Get("If-None-Match"); match != "" && etagMatches(match, etag) {
-			return c.NoContent(http.StatusNotModified)
-		}
-		return c.Blob(http.StatusOK, ContentTypeStatusList, []byte(tok))
+		return serveList(c, ContentTypeStatusList, tok, ttl)
 	})
+	if ws, ok := h.svc.(W3CStatusService); ok {
+		g.GET("/status/:list/w3c/:purpose", func(c echo.Context) error {
+			cred, ttl, err := ws.W3CStatusList(c.Request().Context(), c.Param("list"), c.Param("purpose"))
+			if err != nil {
+				return err
+			}
+			return serveList(c, ContentTypeVCJWT, cred, ttl)
+		})
+	}
+}
+
+// serveList writes a signed status list with its ETag (a prefix of its digest) and max-age,
+// or 304 Not Modified when the request's If-None-Match lists the ETag.
+func serveList(c echo.Context, contentType, signed string, ttl time.Duration) error {
+	etag := `"` + hex.EncodeToString(statuslist.Digest([]byte(signed))[:16]) + `"`
+	hdr := c.Response().Header()
+	hdr.Set("ETag", etag)
+	hdr.Set("Cache-Control", "max-age="+strconv.Itoa(int(ttl/time.Second)))
+	if match := c.Request().Header.Get("If-None-Match"); match != "" && etagMatches(match, etag) {
+		return c.NoContent(http.StatusNotModified)
+	}
+	return c.Blob(http.StatusOK, contentType, []byte(signed))
 }
 
 // etagMatches reports whether an If-None-Match header lists etag (or is "*").

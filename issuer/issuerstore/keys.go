@@ -62,8 +62,12 @@ func (s *Store) PromoteKeys(ctx context.Context, agencyID, kid string, at time.T
 		if n, _ := res.RowsAffected(); n != 1 {
 			return issuer.ErrNotFound
 		}
-		// Tokens signed with the retired key are re-signed with the new one when next served.
+		// Tokens signed with the retired key are re-signed with the new one when next served;
+		// so are the W3C lists, which have no expiry: they are dropped, keeping their seqs.
 		if _, err := tx.ExecContext(ctx, `UPDATE status_lists SET token_expires = 0 WHERE agency_id = ? AND token IS NOT NULL`, agencyID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE status_lists SET revocation_credential = NULL, suspension_credential = NULL WHERE agency_id = ?`, agencyID); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM agency_pending_keys WHERE agency_id = ?`, agencyID); err != nil {

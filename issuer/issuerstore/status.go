@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ezheng/ezheng/internal/sqlitedb"
+	"github.com/ezheng/ezheng/internal/statuslist"
 	"github.com/ezheng/ezheng/issuer"
 )
 
@@ -105,14 +106,20 @@ func (s *Store) CredentialStatus(ctx context.Context, agencyID, credentialID str
 // StatusList implements issuer.StatusStore.
 func (s *Store) StatusList(ctx context.Context, id string) (issuer.StatusList, error) {
 	l := issuer.StatusList{ID: id}
-	var token, uri sql.NullString
+	var token, uri, rev, sus sql.NullString
 	var exp sql.NullInt64
-	err := s.db.QueryRowContext(ctx, `SELECT agency_id, size, bits, seq, token, token_uri, token_expires FROM status_lists WHERE id = ?`, id).
-		Scan(&l.AgencyID, &l.Size, &l.Bits, &l.Seq, &token, &uri, &exp)
+	var revSeq, susSeq uint64
+	err := s.db.QueryRowContext(ctx, `SELECT agency_id, size, bits, seq, token, token_uri, token_expires,
+		revocation_seq, revocation_credential, suspension_seq, suspension_credential FROM status_lists WHERE id = ?`, id).
+		Scan(&l.AgencyID, &l.Size, &l.Bits, &l.Seq, &token, &uri, &exp, &revSeq, &rev, &susSeq, &sus)
 	if errors.Is(err, sql.ErrNoRows) {
 		return l, fmt.Errorf("%w: status list %q", issuer.ErrNotFound, id)
 	}
 	l.Token, l.TokenURI = token.String, uri.String
+	l.W3C = map[string]issuer.W3CList{
+		statuslist.PurposeRevocation: {Seq: revSeq, Credential: rev.String},
+		statuslist.PurposeSuspension: {Seq: susSeq, Credential: sus.String},
+	}
 	if exp.Valid {
 		l.TokenExpires = time.Unix(exp.Int64, 0).UTC()
 	}
@@ -144,6 +151,11 @@ func (s *Store) SaveStatusChange(ctx context.Context, ch issuer.StatusChange, pr
 		if err := saveToken(ctx, tx, ch.List, prevSeq, ch.Seq, ch.Token, ch.TokenURI, ch.TokenExpires); err != nil {
 			return err
 		}
+		for _, p := range ch.W3C {
+			if err := saveW3C(ctx, tx, ch.List, p); err != nil {
+				return err
+			}
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE credential_status SET status = ?, changed_at = ? WHERE credential_id = ? AND list_id = ? AND idx = ? AND status = ?`,
 			ch.To, ch.At.Unix(), ch.CredentialID, ch.List, ch.Index, ch.From)
 		if err != nil {
@@ -164,6 +176,35 @@ func (s *Store) SaveStatusToken(ctx context.Context, listID string, prevSeq, seq
 	return sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
 		return saveToken(ctx, tx, listID, prevSeq, seq, token, uri, expires)
 	})
+}
+
+// SaveW3CStatusList implements issuer.StatusStore.
+func (s *Store) SaveW3CStatusList(ctx context.Context, listID string, p issuer.W3CPublication) error {
+	return sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
+		return saveW3C(ctx, tx, listID, p)
+	})
+}
+
+// w3cColumns maps a W3C purpose to the seq and credential columns of status_lists.
+var w3cColumns = map[string][2]string{
+	statuslist.PurposeRevocation: {"revocation_seq", "revocation_credential"},
+	statuslist.PurposeSuspension: {"suspension_seq", "suspension_credential"},
+}
+
+func saveW3C(ctx context.Context, tx *sql.Tx, listID string, p issuer.W3CPublication) error {
+	col, ok := w3cColumns[p.Purpose]
+	if !ok {
+		return fmt.Errorf("status list %s: unknown purpose %q", listID, p.Purpose)
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE status_lists SET `+col[0]+` = ?, `+col[1]+` = ? WHERE id = ? AND `+col[0]+` = ?`,
+		p.Seq, p.Credential, listID, p.PrevSeq)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("%w: status list %s/%s is no longer at seq %d", issuer.ErrStatusConflict, listID, p.Purpose, p.PrevSeq)
+	}
+	return nil
 }
 
 func saveToken(ctx context.Context, tx *sql.Tx, listID string, prevSeq, seq uint64, token, uri string, expires time.Time) error {
