@@ -3,7 +3,6 @@ package issuerhttp
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -63,7 +62,7 @@ func (h oid4vciHandler) approveOffer(c echo.Context) error {
 	}
 	d, err := h.svc.ApproveOffer(c.Request().Context(), a, c.Param("id"))
 	if err != nil {
-		return decisionError(err)
+		return err
 	}
 	return c.JSON(http.StatusOK, d)
 }
@@ -79,20 +78,16 @@ func (h oid4vciHandler) rejectOffer(c echo.Context) error {
 	}
 	d, err := h.svc.RejectOffer(c.Request().Context(), a, c.Param("id"), req.Reason)
 	if err != nil {
-		return decisionError(err)
+		return err
 	}
 	return c.JSON(http.StatusOK, d)
 }
 
-// decisionError returns err for the mapper (ErrAlreadyDecided is the 409 already-decided rule).
-func decisionError(err error) error { return err }
-
 func (h oid4vciHandler) deferredCredential(c echo.Context) error {
-	tok, ok := accessToken(c)
+	tok, body, ok, err := bearerRequest(c)
 	if !ok {
 		return bearerError(c)
 	}
-	body, err := io.ReadAll(io.LimitReader(c.Request().Body, oid4vci.MaxMessageSize+1))
 	if err != nil {
 		return err
 	}

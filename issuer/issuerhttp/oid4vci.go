@@ -144,11 +144,10 @@ func (h oid4vciHandler) nonce(c echo.Context) error {
 }
 
 func (h oid4vciHandler) credential(c echo.Context) error {
-	tok, ok := accessToken(c)
+	tok, body, ok, err := bearerRequest(c)
 	if !ok {
 		return bearerError(c)
 	}
-	body, err := io.ReadAll(c.Request().Body)
 	if err != nil {
 		return err
 	}
@@ -178,11 +177,10 @@ func (h oid4vciHandler) credential(c echo.Context) error {
 }
 
 func (h oid4vciHandler) notification(c echo.Context) error {
-	tok, ok := accessToken(c)
+	tok, body, ok, err := bearerRequest(c)
 	if !ok {
 		return bearerError(c)
 	}
-	body, err := io.ReadAll(c.Request().Body)
 	if err != nil {
 		return err
 	}
@@ -202,6 +200,17 @@ func (h oid4vciHandler) notification(c echo.Context) error {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
+}
+
+// bearerRequest reads the access token and the body (bounded, larger bodies are left for the
+// parsers to refuse) of a request to a protected OpenID4VCI endpoint. ok is false without a
+// bearer token.
+func bearerRequest(c echo.Context) (token string, body []byte, ok bool, err error) {
+	if token, ok = accessToken(c); !ok {
+		return "", nil, false, nil
+	}
+	body, err = io.ReadAll(io.LimitReader(c.Request().Body, 4*oid4vci.MaxMessageSize+1))
+	return token, body, true, err
 }
 
 func accessToken(c echo.Context) (string, bool) {
