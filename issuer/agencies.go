@@ -120,6 +120,9 @@ func (s *Service) AddAgency(ctx context.Context, root Agency, req NewAgencyReque
 	if err != nil {
 		return Agency{}, "", err
 	}
+	// Both logs hold the addition: the root authority's (what it did) and the new agency's
+	// (how it began).
+	s.auditBoth(ctx, root, a.ID, AuditAgencyAdd, map[string]string{"did": a.DID, "name": a.Name, "types": strings.Join(a.Types, ",")})
 	s.log.InfoContext(ctx, "agency added", "agency", a.ID, "did", a.DID, "types", a.Types, "by", root.ID)
 	return a, tok, nil
 }
@@ -200,9 +203,12 @@ func (s *Service) checkAccredited(ctx context.Context, a Agency, t *credtype.Typ
 func (s *Service) accreditedTypes(ctx context.Context, a Agency, at time.Time) ([]string, error) {
 	out := []string{}
 	for _, name := range a.Types {
-		t, err := LookupType(name)
-		if err != nil {
+		t, err := s.AgencyType(ctx, a, name)
+		if errors.Is(err, ErrUnknownType) {
 			continue // a type since removed from the registry is issued by no one
+		}
+		if err != nil {
+			return nil, err
 		}
 		err = s.checkAccredited(ctx, a, t, at)
 		if errors.Is(err, ErrTypeNotAllowed) {
@@ -214,4 +220,45 @@ func (s *Service) accreditedTypes(ctx context.Context, a Agency, at time.Time) (
 		out = append(out, name)
 	}
 	return out, nil
+}
+
+// AccreditTypes has the root authority accredit agency agencyID on the ledger for types (names
+// the agency sees: built-in ones or its own, see AgencyType) from now for days days
+// (DefaultAccreditationDays when zero). It is how an agency's own type becomes issuable.
+// Errors: ErrNotRootAuthority, ErrNotFound (no such agency), ErrInvalidRequest (no types,
+// days out of range, a type twice), ErrUnknownType, ErrLedgerRejected.
+func (s *Service) AccreditTypes(ctx context.Context, root Agency, agencyID string, types []string, days int) error {
+	if !root.Root {
+		return ErrNotRootAuthority
+	}
+	switch {
+	case len(types) == 0:
+		return fmt.Errorf("%w: types is empty", ErrInvalidRequest)
+	case days < 0 || days > MaxAccreditationDays:
+		return fmt.Errorf("%w: valid_days must be between 1 and %d", ErrInvalidRequest, MaxAccreditationDays)
+	case days == 0:
+		days = DefaultAccreditationDays
+	}
+	a, err := s.store.Agency(ctx, agencyID)
+	if err != nil {
+		return err
+	}
+	vcts := make([]string, 0, len(types))
+	for i, name := range types {
+		t, err := s.AgencyType(ctx, a, name)
+		if err != nil {
+			return err
+		}
+		if slices.Contains(types[:i], name) {
+			return fmt.Errorf("%w: type %s listed twice", ErrInvalidRequest, name)
+		}
+		vcts = append(vcts, t.VCT)
+	}
+	from := s.now().UTC().Truncate(time.Second).Add(-accreditationSkew)
+	if err := s.Accredit(ctx, root, a.DID, vcts, from, from.Add(accreditationSkew).AddDate(0, 0, days)); err != nil {
+		return fmt.Errorf("accredit %s: %w", a.DID, err)
+	}
+	s.auditBoth(ctx, root, a.ID, AuditAgencyAccredit, map[string]string{"types": strings.Join(types, ","), "days": fmt.Sprint(days)})
+	s.log.InfoContext(ctx, "agency accredited", "agency", a.ID, "types", types, "days", days)
+	return nil
 }

@@ -11,17 +11,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"iter"
 	"math"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
-
-	"github.com/go-jose/go-jose/v4"
 
 	"github.com/ezheng/ezheng/did"
 	"github.com/ezheng/ezheng/internal/keys"
@@ -36,11 +34,12 @@ import (
 const IssueManyChunk = 500
 
 // SealedCredential is a credential as the store keeps it: the sealed raw form, the sealed
-// other formats (by format; see formats.go), the idempotency key ("" for none) and the
-// request hash.
+// other formats (by format; see formats.go), its status list entry, the idempotency key (""
+// for none) and the request hash.
 type SealedCredential struct {
 	Credential     Credential
 	Sealed         []byte
+	Status         StatusEntry
 	Formats        map[string][]byte
 	IdempotencyKey string
 	RequestHash    []byte
@@ -49,13 +48,14 @@ type SealedCredential struct {
 // BatchStore is the optional ability of a Store to save many credentials per transaction;
 // IssueMany needs it (issuerstore implements it).
 type BatchStore interface {
-	// SaveCredentials allocates n status list entries of the agency (as SaveCredential does
-	// for one), calls sign once with all of them, and stores the n signed credentials sign
-	// yields (in entry order), their other formats, status entries and anchor-queue rows, all
-	// in one transaction. It may store each credential as soon as it is yielded, so signing and
-	// storing overlap. If any idempotency key is already used it stores nothing and returns
-	// ErrIdempotencyConflict; if sign yields an error, that error (and it stops ranging).
-	SaveCredentials(ctx context.Context, agencyID string, n int, sign func([]StatusEntry) iter.Seq2[SealedCredential, error]) error
+	// ReserveStatusEntries hands out n unused entries of the agency's status lists (starting
+	// new lists as they fill), never handing any out again; an entry reserved and never saved
+	// with a credential stays unused.
+	ReserveStatusEntries(ctx context.Context, agencyID string, n int) ([]StatusEntry, error)
+	// SaveCredentials stores the signed credentials with their other formats, status entries
+	// and anchor-queue rows, all in one transaction. If any idempotency key is already used it
+	// stores nothing and returns ErrIdempotencyConflict.
+	SaveCredentials(ctx context.Context, agencyID string, cs []SealedCredential) error
 	// CredentialsByIdempotencyKeys returns the agency's credentials stored under any of keys,
 	// by key (keys with none are absent from the map).
 	CredentialsByIdempotencyKeys(ctx context.Context, agencyID string, keys []string) (map[string]SealedCredential, error)
@@ -76,18 +76,21 @@ type prepared struct {
 	t       *credtype.Type
 	req     IssueRequest
 	reqHash []byte
-	holder  jose.JSONWebKey // public
+	cnf     map[string]any // {"jwk": the holder's public key}, as JSON decodes it
 }
 
 // IssueMany issues one credential per request as agency a, like Issue, but fast: the agency
-// key is opened once, holder keys are resolved once per distinct holder, credentials are
-// signed on GOMAXPROCS goroutines and stored IssueManyChunk per transaction (with their
-// status entries and anchor-queue rows). Each request's outcome is in the result at its index;
-// a request with an idempotency key already used for the same request returns that credential
-// (Created false), for a different request ErrIdempotencyConflict. The error is for faults
-// that stop the whole call (storage, a cancelled ctx, a store without BatchStore); requests
-// whose chunk was stored before such a fault stay issued, and calling again with the same
-// idempotency keys finishes the work without issuing anything twice.
+// key is opened once, holder keys are resolved once per distinct holder, the status entries
+// of all new credentials are reserved in one transaction, and credentials are signed on
+// GOMAXPROCS goroutines while the ones already signed are stored IssueManyChunk per
+// transaction (with their status entries and anchor-queue rows), so signing never waits for a
+// commit. Each request's outcome is in the result at its index; a request with an idempotency
+// key already used for the same request returns that credential (Created false), for a
+// different request ErrIdempotencyConflict; a key used twice in one call is an
+// ErrInvalidRequest for the second. The error is for faults that stop the whole call
+// (storage, a cancelled ctx, a store without BatchStore); requests whose chunk was stored
+// before such a fault stay issued, and calling again with the same idempotency keys finishes
+// the work without issuing anything twice.
 func (s *Service) IssueMany(ctx context.Context, a Agency, reqs []IssueRequest) ([]IssueResult, error) {
 	bs, ok := s.store.(BatchStore)
 	if !ok {
@@ -95,9 +98,9 @@ func (s *Service) IssueMany(ctx context.Context, a Agency, reqs []IssueRequest) 
 	}
 	res := make([]IssueResult, len(reqs))
 	preps := make([]*prepared, len(reqs))
-	holders := newHolderCache(s.resolver)
+	var cc callCaches
 	parallel(ctx, len(reqs), func(i int) {
-		preps[i], res[i].Err = s.prepare(ctx, a, reqs[i], holders)
+		preps[i], res[i].Err = s.prepare(ctx, a, reqs[i], &cc)
 		if preps[i] != nil {
 			preps[i].i = i
 		}
@@ -110,35 +113,18 @@ func (s *Service) IssueMany(ctx context.Context, a Agency, reqs []IssueRequest) 
 			return nil, r.Err
 		}
 	}
-	var signerKey *keys.Key
-	for lo := 0; lo < len(reqs); lo += IssueManyChunk {
-		hi := min(lo+IssueManyChunk, len(reqs))
-		todo, err := s.known(ctx, bs, a, preps[lo:hi], res)
+	var todo []*prepared
+	seen := map[string]bool{}
+	for lo := 0; lo < len(preps); lo += IssueManyChunk {
+		t, err := s.known(ctx, bs, a, preps[lo:min(lo+IssueManyChunk, len(preps))], res, seen)
 		if err != nil {
 			return nil, err
 		}
-		if len(todo) == 0 {
-			continue
-		}
-		if signerKey == nil {
-			// The agency as stored: its kid is the current key's (after a rotation).
-			cur, k, err := s.agencyKey(ctx, a.ID)
-			if err != nil {
-				return nil, err
-			}
-			a.DID, a.KID, signerKey = cur.DID, cur.KID, k
-		}
-		if err := s.saveChunk(ctx, bs, a, signerKey, todo, res); err != nil {
-			if !errors.Is(err, ErrIdempotencyConflict) {
-				return nil, fmt.Errorf("save credentials: %w", err)
-			}
-			// A concurrent call stored some of these keys first: look again, then save the rest.
-			if todo, err = s.known(ctx, bs, a, todo, res); err != nil {
-				return nil, err
-			}
-			if err := s.saveChunk(ctx, bs, a, signerKey, todo, res); err != nil {
-				return nil, fmt.Errorf("save credentials: %w", err)
-			}
+		todo = append(todo, t...)
+	}
+	if len(todo) > 0 {
+		if err := s.issueAll(ctx, bs, a, todo, res); err != nil {
+			return nil, err
 		}
 	}
 	n := 0
@@ -149,6 +135,95 @@ func (s *Service) IssueMany(ctx context.Context, a Agency, reqs []IssueRequest) 
 	}
 	s.log.InfoContext(ctx, "credentials issued in bulk", "agency", a.ID, "requests", len(reqs), "issued", n)
 	return res, nil
+}
+
+// issueAll signs the credentials of todo and stores them, IssueManyChunk per transaction in
+// todo's order, each chunk as soon as it is signed; it fills in their results.
+func (s *Service) issueAll(ctx context.Context, bs BatchStore, a Agency, todo []*prepared, res []IssueResult) error {
+	// The agency as stored: its kid is the current key's (after a rotation).
+	cur, key, err := s.agencyKey(ctx, a.ID)
+	if err != nil {
+		return err
+	}
+	a.DID, a.KID = cur.DID, cur.KID
+	is, err := sdjwt.NewIssuer(key.Signer(), FormatSDJWTVC, a.KID)
+	if err != nil {
+		return err
+	}
+	entries, err := bs.ReserveStatusEntries(ctx, a.ID, len(todo))
+	if err != nil {
+		return fmt.Errorf("reserve status entries: %w", err)
+	}
+	if len(entries) != len(todo) {
+		return fmt.Errorf("%d status entries for %d credentials", len(entries), len(todo))
+	}
+
+	chunks := (len(todo) + IssueManyChunk - 1) / IssueManyChunk
+	out := make([]SealedCredential, len(todo))
+	errs := make([]error, len(todo))
+	left := make([]atomic.Int32, chunks) // credentials of each chunk still being signed
+	signed := make([]chan struct{}, chunks)
+	for c := range chunks {
+		left[c].Store(int32(min(IssueManyChunk, len(todo)-c*IssueManyChunk)))
+		signed[c] = make(chan struct{})
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		parallel(sctx, len(todo), func(i int) {
+			out[i], errs[i] = s.signOne(sctx, is, key, a, todo[i], entries[i])
+			if left[i/IssueManyChunk].Add(-1) == 0 {
+				close(signed[i/IssueManyChunk])
+			}
+		})
+	})
+	defer func() { cancel(); wg.Wait() }()
+
+	for c := range chunks {
+		select {
+		case <-signed[c]:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		lo, hi := c*IssueManyChunk, min((c+1)*IssueManyChunk, len(todo))
+		if err := errors.Join(errs[lo:hi]...); err != nil {
+			return err
+		}
+		ps, cs := todo[lo:hi], out[lo:hi]
+		err := bs.SaveCredentials(ctx, a.ID, cs)
+		if errors.Is(err, ErrIdempotencyConflict) {
+			// A concurrent call stored some of these keys first: look again, save the rest.
+			left, err := s.known(ctx, bs, a, ps, res, map[string]bool{})
+			if err != nil {
+				return err
+			}
+			ps, cs = stillToSave(ps, cs, left)
+			err = bs.SaveCredentials(ctx, a.ID, cs)
+		}
+		if err != nil {
+			return fmt.Errorf("save credentials: %w", err)
+		}
+		for k, p := range ps {
+			res[p.i] = IssueResult{Credential: cs[k].Credential, Created: true}
+		}
+	}
+	return nil
+}
+
+// stillToSave keeps of ps (and their credentials cs) those in left.
+func stillToSave(ps []*prepared, cs []SealedCredential, left []*prepared) ([]*prepared, []SealedCredential) {
+	keep := make(map[*prepared]bool, len(left))
+	for _, p := range left {
+		keep[p] = true
+	}
+	var ps2 []*prepared
+	var cs2 []SealedCredential
+	for k, p := range ps {
+		if keep[p] {
+			ps2, cs2 = append(ps2, p), append(cs2, cs[k])
+		}
+	}
+	return ps2, cs2
 }
 
 // isRowError reports whether err is about a request's content (Issue's input errors).
@@ -162,16 +237,18 @@ func isRowError(err error) bool {
 }
 
 // prepare runs Issue's checks on one request: type, permission, claims, holder key.
-func (s *Service) prepare(ctx context.Context, a Agency, req IssueRequest, holders *holderCache) (*prepared, error) {
-	t, err := LookupType(req.Type)
+func (s *Service) prepare(ctx context.Context, a Agency, req IssueRequest, cc *callCaches) (*prepared, error) {
+	t, err := s.AgencyType(ctx, a, req.Type)
 	if err != nil {
 		return nil, err
 	}
 	if !contains(a.Types, t.Name) {
 		return nil, fmt.Errorf("%w: %s may not issue %s", ErrTypeNotAllowed, a.Name, t.Name)
 	}
-	// The ledger decides, row by row: a withdrawal stops a running job (one indexed read).
-	if err := s.checkAccredited(ctx, a, t, s.now()); err != nil {
+	// The ledger decides, once per call: a withdrawal stops a running bulk job at its next batch.
+	if _, err := cc.accredited.get(t.Name, func() (struct{}, error) {
+		return struct{}{}, s.checkAccredited(ctx, a, t, s.now())
+	}); err != nil {
 		return nil, err
 	}
 	if len(req.IdempotencyKey) > 255 {
@@ -184,19 +261,19 @@ func (s *Service) prepare(ctx context.Context, a Agency, req IssueRequest, holde
 	if err != nil {
 		return nil, err
 	}
-	hk, err := holders.get(ctx, req.Holder)
+	cnf, err := cc.holders.get(req.Holder, func() (map[string]any, error) { return s.holderCNF(ctx, req.Holder) })
 	if err != nil {
 		if did.IsUnresolvable(err) {
 			return nil, fmt.Errorf("%w: %v", ErrInvalidHolder, err)
 		}
 		return nil, err
 	}
-	return &prepared{t: t, req: req, reqHash: reqHash, holder: hk.Public()}, nil
+	return &prepared{t: t, req: req, reqHash: reqHash, cnf: cnf}, nil
 }
 
-// known fills in the results of the requests in ps whose idempotency key is already used and
-// returns the others (with their index set), to be issued.
-func (s *Service) known(ctx context.Context, bs BatchStore, a Agency, ps []*prepared, res []IssueResult) ([]*prepared, error) {
+// known fills in the results of the requests in ps whose idempotency key is already used (or
+// in seen, the keys of this call so far) and returns the others, to be issued.
+func (s *Service) known(ctx context.Context, bs BatchStore, a Agency, ps []*prepared, res []IssueResult, seen map[string]bool) ([]*prepared, error) {
 	var keys []string
 	for _, p := range ps {
 		if p != nil && p.req.IdempotencyKey != "" {
@@ -211,7 +288,6 @@ func (s *Service) known(ctx context.Context, bs BatchStore, a Agency, ps []*prep
 		}
 	}
 	var todo []*prepared
-	seen := map[string]bool{}
 	for _, p := range ps {
 		if p == nil {
 			continue
@@ -244,80 +320,12 @@ func (s *Service) known(ctx context.Context, bs BatchStore, a Agency, ps []*prep
 	return todo, nil
 }
 
-// saveChunk signs and stores ps in one transaction and fills in their results. Credentials
-// are signed on GOMAXPROCS goroutines and handed to the store in order as they are ready.
-func (s *Service) saveChunk(ctx context.Context, bs BatchStore, a Agency, key *keys.Key, ps []*prepared, res []IssueResult) error {
-	if len(ps) == 0 {
-		return nil
-	}
-	now := s.now().UTC().Truncate(time.Second)
-	out := make([]SealedCredential, len(ps))
-	sign := func(entries []StatusEntry) iter.Seq2[SealedCredential, error] {
-		return func(yield func(SealedCredential, error) bool) {
-			if len(entries) != len(ps) {
-				yield(SealedCredential{}, fmt.Errorf("%d status entries for %d credentials", len(entries), len(ps)))
-				return
-			}
-			errs := make([]error, len(ps))
-			ready := make([]chan struct{}, len(ps))
-			for i := range ready {
-				ready[i] = make(chan struct{})
-			}
-			// One JOSE signer per goroutine: go-jose does not promise its signers are safe
-			// for concurrent use.
-			signers := sync.Pool{New: func() any {
-				sg, err := sdjwt.NewSigner(key.Signer(), FormatSDJWTVC, a.KID)
-				if err != nil {
-					return err
-				}
-				return sg
-			}}
-			sctx, cancel := context.WithCancel(ctx)
-			var wg sync.WaitGroup
-			wg.Go(func() {
-				parallel(sctx, len(ps), func(i int) {
-					defer close(ready[i])
-					sg := signers.Get()
-					if err, ok := sg.(error); ok {
-						errs[i] = err
-						return
-					}
-					out[i], errs[i] = s.signOne(sctx, sg.(jose.Signer), key, a, ps[i], entries[i], now)
-					signers.Put(sg)
-				})
-			})
-			defer func() { cancel(); wg.Wait() }()
-			for i := range ps {
-				select {
-				case <-ready[i]:
-				case <-ctx.Done():
-					yield(SealedCredential{}, ctx.Err())
-					return
-				}
-				if errs[i] != nil {
-					yield(SealedCredential{}, errs[i])
-					return
-				}
-				if !yield(out[i], nil) {
-					return
-				}
-			}
-		}
-	}
-	if err := bs.SaveCredentials(ctx, a.ID, len(ps), sign); err != nil {
-		return err
-	}
-	for i, p := range ps {
-		res[p.i] = IssueResult{Credential: out[i].Credential, Created: true}
-	}
-	return nil
-}
-
 // signOne builds and signs the SD-JWT VC of p with status entry e, and its other formats
 // (buildFormats), as Issue does.
-func (s *Service) signOne(ctx context.Context, signer jose.Signer, key *keys.Key, a Agency, p *prepared, e StatusEntry, now time.Time) (SealedCredential, error) {
+func (s *Service) signOne(ctx context.Context, is *sdjwt.Issuer, key *keys.Key, a Agency, p *prepared, e StatusEntry) (SealedCredential, error) {
+	now := s.now().UTC().Truncate(time.Second)
 	c := Credential{
-		ID: secret.ID("cred"), AgencyID: a.ID, Type: p.t.Name, Format: FormatSDJWTVC, Holder: p.req.Holder,
+		ID: secret.SortableID("cred", s.now()), AgencyID: a.ID, Type: p.t.Name, Format: FormatSDJWTVC, Holder: p.req.Holder,
 		IssuedAt: now, ExpiresAt: now.Add(p.t.Validity),
 	}
 	payload := map[string]any{
@@ -325,18 +333,18 @@ func (s *Service) signOne(ctx context.Context, signer jose.Signer, key *keys.Key
 		"vct":    p.t.VCT,
 		"iat":    now.Unix(),
 		"exp":    c.ExpiresAt.Unix(),
-		"cnf":    map[string]any{"jwk": p.holder},
+		"cnf":    p.cnf,
 		"status": statuslist.StatusClaim(s.StatusListURI(e.List), e.Index),
 	}
 	for k, v := range p.req.Claims {
 		payload[k] = v
 	}
-	raw, err := sdjwt.Issue(signer, payload, p.t.Disclosable(p.req.Claims), 0, rand.Reader)
+	raw, err := is.Issue(payload, p.t.Disclosable(p.req.Claims), 0, rand.Reader)
 	if err != nil {
 		return SealedCredential{}, fmt.Errorf("sign: %w", err)
 	}
 	c.Raw = raw
-	sum := sha256.Sum256([]byte(raw))
+	sum := sha256.Sum256(sdjwt.AnchoredForm(raw))
 	c.Digest = hex.EncodeToString(sum[:])
 	if c.Formats, err = s.buildFormats(ctx, p.t, a, key, c, p.req.Claims, e); err != nil {
 		return SealedCredential{}, err
@@ -348,7 +356,7 @@ func (s *Service) signOne(ctx context.Context, signer jose.Signer, key *keys.Key
 			sealed[f] = s.sealer.Seal([]byte(raw), formatAAD(c.ID, f))
 		}
 	}
-	return SealedCredential{Credential: c, Sealed: s.sealer.Seal([]byte(raw), []byte(c.ID)), Formats: sealed,
+	return SealedCredential{Credential: c, Sealed: s.sealer.Seal([]byte(raw), []byte(c.ID)), Formats: sealed, Status: e,
 		IdempotencyKey: p.req.IdempotencyKey, RequestHash: p.reqHash}, nil
 }
 
@@ -376,35 +384,54 @@ func parallel(ctx context.Context, n int, fn func(i int)) {
 	wg.Wait()
 }
 
-// holderCache resolves each holder DID's authentication key once per IssueMany call.
-type holderCache struct {
-	r  did.Resolver
+// onceCache computes a value once per key for the length of one IssueMany call, however many
+// goroutines ask for it: the cnf claim of each holder, the accreditation of each type.
+type onceCache[V any] struct {
 	mu sync.Mutex
-	m  map[string]*holderEntry
+	m  map[string]*onceEntry[V]
 }
 
-type holderEntry struct {
+type onceEntry[V any] struct {
 	once sync.Once
-	key  *jose.JSONWebKey
+	v    V
 	err  error
 }
 
-func newHolderCache(r did.Resolver) *holderCache {
-	return &holderCache{r: r, m: map[string]*holderEntry{}}
-}
-
-func (c *holderCache) get(ctx context.Context, holder string) (*jose.JSONWebKey, error) {
+// get returns what compute returned the first time key was asked for.
+func (c *onceCache[V]) get(key string, compute func() (V, error)) (V, error) {
 	c.mu.Lock()
-	e, ok := c.m[holder]
+	if c.m == nil {
+		c.m = map[string]*onceEntry[V]{}
+	}
+	e, ok := c.m[key]
 	if !ok {
-		e = &holderEntry{}
-		c.m[holder] = e
+		e = &onceEntry[V]{}
+		c.m[key] = e
 	}
 	c.mu.Unlock()
-	e.once.Do(func() {
-		e.key, e.err = did.ResolveKey(ctx, c.r, holderKID(holder), did.Authentication)
-	})
-	return e.key, e.err
+	e.once.Do(func() { e.v, e.err = compute() })
+	return e.v, e.err
+}
+
+// callCaches is what one IssueMany call looks up once rather than for every request.
+type callCaches struct {
+	holders    onceCache[map[string]any] // holder DID → cnf claim
+	accredited onceCache[struct{}]       // type name → the ledger's answer
+}
+
+// holderCNF returns the cnf claim binding a credential to holder's authentication key, as
+// JSON decodes it (decoded once here rather than for every credential when it is signed).
+func (s *Service) holderCNF(ctx context.Context, holder string) (map[string]any, error) {
+	k, err := did.ResolveKey(ctx, s.resolver, holderKID(holder), did.Authentication)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := json.Marshal(map[string]any{"jwk": k.Public()})
+	if err != nil {
+		return nil, err
+	}
+	var cnf map[string]any
+	return cnf, json.Unmarshal(raw, &cnf)
 }
 
 // Bulk job limits.
@@ -561,7 +588,7 @@ func (b *Bulk) Authenticate(ctx context.Context, token string) (Agency, error) {
 // others are validated and issued by Run. Errors: ErrUnknownType, ErrTypeNotAllowed,
 // ErrMalformedFile, ErrFileTooLarge.
 func (b *Bulk) Submit(ctx context.Context, a Agency, typ string, format BulkFormat, file []byte) (job BulkJob, created bool, err error) {
-	t, err := LookupType(typ)
+	t, err := b.svc.AgencyType(ctx, a, typ)
 	if err != nil {
 		return BulkJob{}, false, err
 	}

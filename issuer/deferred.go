@@ -114,11 +114,11 @@ func (s *Service) deferredStore() (DeferredStore, bool) {
 }
 
 // needsApproval reports whether offers of typeName are deferred until an officer approves.
-func (s *Service) needsApproval(typeName string) bool {
+func (s *Service) needsApproval(ctx context.Context, typeName string) bool {
 	if _, ok := s.deferredStore(); !ok {
 		return false
 	}
-	t, err := LookupType(typeName)
+	t, err := s.anyType(ctx, typeName)
 	return err == nil && t.Approval == credtype.ApprovalOfficer
 }
 

@@ -152,10 +152,12 @@ func formatAvailable(t *credtype.Type, claims map[string]any, format string) err
 // asks for besides the SD-JWT VC, from the same claims, as agency a with key. The JWT formats
 // carry credentialStatus: the BitstringStatusListEntries of entry e (the credential's index in
 // its agency's Token Status List) in the W3C revocation and suspension lists that mirror that
-// list (w3cStatuses); ldp_vc carries none (our JSON-LD context has no status terms). An ldp_vc
-// that cannot be made for these claims is left out and logged; any other failure is an error.
-// The results are deterministic for fixed inputs (Ed25519, URDNA2015), so building them again
-// for the same credential gives the same bytes.
+// list (w3cStatuses); ldp_vc carries one (VCDM 1.1 as aries models it holds a single entry):
+// the credential's BitstringStatusListEntry in the two-bit message list (ldpStatus), which
+// holds revoked and suspended alike. An ldp_vc that cannot be made for these claims is left
+// out and logged; any other failure is an error. The results are deterministic for fixed
+// inputs (Ed25519, URDNA2015), so building them again for the same credential gives the same
+// bytes.
 func (s *Service) buildFormats(ctx context.Context, t *credtype.Type, a Agency, key *keys.Key, c Credential, claims map[string]any, e StatusEntry) (map[string]string, error) {
 	if _, ok := s.store.(FormatStore); !ok {
 		return nil, nil
@@ -186,7 +188,7 @@ func (s *Service) buildFormats(ctx context.Context, t *credtype.Type, a Agency, 
 				s.log.WarnContext(ctx, "credential issued without ldp_vc", "type", t.Name, "credential", c.ID, "reason", err)
 				continue
 			}
-			raw, err := signLDP(t, a, key.Signer().(ed25519.PrivateKey), c, claims)
+			raw, err := signLDP(t, a, key.Signer().(ed25519.PrivateKey), c, claims, s.ldpStatus(e))
 			if err != nil {
 				return nil, err
 			}
@@ -196,8 +198,10 @@ func (s *Service) buildFormats(ctx context.Context, t *credtype.Type, a Agency, 
 	return out, nil
 }
 
-// signLDP signs c as a VCDM 1.1 JSON-LD credential with an Ed25519Signature2020 proof.
-func signLDP(t *credtype.Type, a Agency, key ed25519.PrivateKey, c Credential, claims map[string]any) ([]byte, error) {
+// signLDP signs c as a VCDM 1.1 JSON-LD credential with an Ed25519Signature2020 proof,
+// carrying status (a BitstringStatusListEntry, see ldpStatus) as its credentialStatus unless
+// it is nil.
+func signLDP(t *credtype.Type, a Agency, key ed25519.PrivateKey, c Credential, claims map[string]any, status map[string]any) ([]byte, error) {
 	subject := make(map[string]any, len(claims)+1)
 	for k, v := range claims {
 		subject[k] = v
@@ -210,6 +214,10 @@ func signLDP(t *credtype.Type, a Agency, key ed25519.PrivateKey, c Credential, c
 		"issuanceDate":      c.IssuedAt.UTC().Format(time.RFC3339),
 		"expirationDate":    c.ExpiresAt.UTC().Format(time.RFC3339),
 		"credentialSubject": subject,
+	}
+	if status != nil {
+		cred["@context"] = append(cred["@context"].([]any), ldvc.ContextStatusV1)
+		cred["credentialStatus"] = status
 	}
 	raw, err := ldvc.Sign(cred, key, a.KID, c.IssuedAt)
 	if err != nil {
@@ -271,7 +279,7 @@ func (s *Service) retryFormats(ctx context.Context, a Agency, prev Credential, c
 	if err != nil {
 		return nil, err
 	}
-	t, err := LookupType(prev.Type)
+	t, err := s.AgencyType(ctx, a, prev.Type)
 	if err != nil {
 		return nil, err
 	}
@@ -343,7 +351,7 @@ const MaxValidFromSkew = 5 * time.Minute
 // ErrFormatUnavailable (the type does not list the format, or ldp_vc with a claim our
 // JSON-LD context does not define).
 func (s *Service) IssueW3C(ctx context.Context, a Agency, req W3CRequest) (c Credential, raw string, created bool, err error) {
-	t, err := LookupType(req.Type)
+	t, err := s.AgencyType(ctx, a, req.Type)
 	if err != nil {
 		return Credential{}, "", false, err
 	}

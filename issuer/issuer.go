@@ -48,6 +48,9 @@ type Agency struct {
 	Types     []string  `json:"types"`
 	Root      bool      `json:"root_authority,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
+	// Actor names who authenticated as the agency, for the audit log (see AuditEntry.Actor):
+	// set by Authenticate, empty for an agency read from the store.
+	Actor string `json:"-"`
 }
 
 // AgencySecrets are an agency's sealed private keys.
@@ -154,8 +157,9 @@ type Service struct {
 	now       func() time.Time
 	statuses  StatusStore
 	statusTTL time.Duration
-	statusMu  listLocks  // serialises the publications of each status list
-	rotateMu  sync.Mutex // serialises key rotations and their reconciliation (rotate.go)
+	statusMu  listLocks    // serialises the publications of each status list
+	types     runtimeTypes // agencies' own credential types (types.go)
+	rotateMu  sync.Mutex   // serialises key rotations and their reconciliation (rotate.go)
 }
 
 // New returns a Service.
@@ -369,6 +373,8 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Agency, error
 		return Agency{}, ErrUnauthorized
 	} else if a, err = s.store.AgencyByToken(ctx, hash); errors.Is(err, ErrNotFound) {
 		return Agency{}, ErrUnauthorized
+	} else if err == nil {
+		a.Actor = tokenActor(hash)
 	}
 	if err != nil {
 		return Agency{}, err
@@ -386,7 +392,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Agency, error
 // accredit a for it now), ErrInvalidClaims (a *credtype.ClaimsError), ErrInvalidHolder,
 // ErrInvalidRequest. Nothing is stored when it fails.
 func (s *Service) Issue(ctx context.Context, a Agency, req IssueRequest) (c Credential, created bool, err error) {
-	t, err := LookupType(req.Type)
+	t, err := s.AgencyType(ctx, a, req.Type)
 	if err != nil {
 		return Credential{}, false, err
 	}
@@ -436,7 +442,7 @@ func (s *Service) Issue(ctx context.Context, a Agency, req IssueRequest) (c Cred
 	a.KID = cur.KID // key's kid, even if a was read before a key rotation
 	now := s.now().UTC().Truncate(time.Second)
 	c = Credential{
-		ID: secret.ID("cred"), AgencyID: a.ID, Type: t.Name, Format: FormatSDJWTVC, Holder: req.Holder,
+		ID: secret.SortableID("cred", s.now()), AgencyID: a.ID, Type: t.Name, Format: FormatSDJWTVC, Holder: req.Holder,
 		IssuedAt: now, ExpiresAt: now.Add(t.Validity),
 	}
 	payload := map[string]any{
@@ -470,7 +476,7 @@ func (s *Service) Issue(ctx context.Context, a Agency, req IssueRequest) (c Cred
 			return Credential{}, nil, fmt.Errorf("sign: %w", err)
 		}
 		c.Raw = raw
-		sum := sha256.Sum256([]byte(raw))
+		sum := sha256.Sum256(sdjwt.AnchoredForm(raw)) // what is anchored: any presentation can be matched
 		c.Digest = hex.EncodeToString(sum[:])
 		return c, s.sealer.Seal([]byte(raw), []byte(c.ID)), nil
 	}

@@ -93,6 +93,7 @@ func (s *Service) CreateClient(ctx context.Context, a Agency) (ClientSecret, err
 	if err := s.clients.CreateClient(ctx, c); err != nil {
 		return ClientSecret{}, fmt.Errorf("create client: %w", err)
 	}
+	s.audit(ctx, s.auditEntry(a, AuditClientCreate, c.ID, "", nil))
 	s.log.InfoContext(ctx, "oauth client created", "agency", a.ID, "client", c.ID)
 	return ClientSecret{ClientID: c.ID, ClientSecret: sec}, nil
 }
@@ -107,6 +108,7 @@ func (s *Service) DeleteClient(ctx context.Context, a Agency, id string) error {
 	if err := s.clients.RevokeClient(ctx, a.ID, id, s.now().UTC()); err != nil {
 		return err
 	}
+	s.audit(ctx, s.auditEntry(a, AuditClientDelete, id, "", nil))
 	s.log.InfoContext(ctx, "oauth client revoked", "agency", a.ID, "client", id)
 	return nil
 }

@@ -101,7 +101,7 @@ func (s *Service) CreateOffer(ctx context.Context, a Agency, req OfferRequest) (
 	if s.offers == nil || s.publicURL == "" {
 		return Offer{}, errors.New("issuer: OpenID4VCI is not configured")
 	}
-	t, err := LookupType(req.Type)
+	t, err := s.AgencyType(ctx, a, req.Type)
 	if err != nil {
 		return Offer{}, err
 	}
@@ -193,7 +193,16 @@ func (s *Service) IssuerMetadata() oid4vci.IssuerMetadata {
 		},
 		CredentialConfigurationsSupported: map[string]oid4vci.CredentialConfiguration{},
 	}
-	for _, t := range credtype.Builtin().All() {
+	// Every agency's own types are listed too: a wallet redeeming an offer of one finds its
+	// configuration here. The directory is in memory once loaded; the metadata call has no
+	// request context to pass down, so the first load (normally done by then) gets a bounded one.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	own, err := s.ownTypes(ctx, "")
+	if err != nil {
+		s.log.Error("agencies' credential types left out of the issuer metadata", "err", err)
+	}
+	for _, t := range append(credtype.Builtin().All(), own...) {
 		raw := t.OpenID4VCIConfiguration(credtype.FormatSDJWTVC)
 		if raw == nil {
 			continue
@@ -208,14 +217,38 @@ func (s *Service) IssuerMetadata() oid4vci.IssuerMetadata {
 	return m
 }
 
-// AuthorizationServerMetadata returns the OAuth metadata of the token endpoint (this server
-// is its own authorization server for the pre-authorized code flow).
+// OAuth values of the authorization server metadata (RFC 8414 §2, RFC 7591 §2).
+const (
+	// GrantTypeClientCredentials is the OAuth 2.0 client credentials grant (RFC 6749 §4.4)
+	// with which an agency's OAuth client gets an access token.
+	GrantTypeClientCredentials = "client_credentials"
+	// AuthMethodNone: a wallet redeeming a pre-authorized code does not authenticate.
+	AuthMethodNone = "none"
+	// AuthMethodClientSecretBasic and AuthMethodClientSecretPost are how an agency's client
+	// authenticates: HTTP Basic or client_id/client_secret form fields (RFC 6749 §2.3.1).
+	AuthMethodClientSecretBasic = "client_secret_basic"
+	AuthMethodClientSecretPost  = "client_secret_post"
+)
+
+// AuthorizationServerMetadata returns the RFC 8414 metadata of this server as the OAuth
+// authorization server of its credential issuer. One token endpoint, /oid4vci/token, takes
+// both grants: the pre-authorized code (OpenID4VCI §4.1.1, anonymous: no client_id needed)
+// and, when the service has an OAuth client store, the client credentials grant of agencies'
+// clients (the same grant /oauth/token serves). There is no authorization endpoint, so no
+// response types: RFC 8414 §3.2 says members with no values are omitted, and OpenID4VCI 1.0
+// §12.3 lets a pre-authorized-code-only server leave response_types_supported out.
 func (s *Service) AuthorizationServerMetadata() oid4vci.AuthorizationServerMetadata {
-	return oid4vci.AuthorizationServerMetadata{
+	m := oid4vci.AuthorizationServerMetadata{
 		Issuer: s.publicURL, TokenEndpoint: s.publicURL + "/oid4vci/token",
 		GrantTypesSupported:                        []string{oid4vci.GrantTypePreAuthorizedCode},
+		TokenEndpointAuthMethodsSupported:          []string{AuthMethodNone},
 		PreAuthorizedGrantAnonymousAccessSupported: true,
 	}
+	if s.clients != nil {
+		m.GrantTypesSupported = append(m.GrantTypesSupported, GrantTypeClientCredentials)
+		m.TokenEndpointAuthMethodsSupported = append(m.TokenEndpointAuthMethodsSupported, AuthMethodClientSecretBasic, AuthMethodClientSecretPost)
+	}
+	return m
 }
 
 // Token redeems a pre-authorized code (and tx_code) for a single-use access token. Errors:
@@ -315,7 +348,7 @@ func (s *Service) IssueForToken(ctx context.Context, accessToken string, req *oi
 		}
 		holders = append(holders, PendingHolder{DID: d, Thumbprint: base64.RawURLEncoding.EncodeToString(tp)})
 	}
-	if s.needsApproval(o.Type) {
+	if s.needsApproval(ctx, o.Type) {
 		// The proofs are checked and their nonces used; an officer decides (deferred.go).
 		return s.deferIssuance(ctx, o, holders, now)
 	}

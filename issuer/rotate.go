@@ -89,6 +89,7 @@ func (s *Service) RotateKey(ctx context.Context, a Agency) (Agency, error) {
 	if err != nil {
 		return Agency{}, err
 	}
+	s.audit(ctx, s.auditEntry(a, AuditAgencyRotate, a.ID, "", map[string]string{"kid": na.KID}))
 	// Outside rotateMu: republishing takes status list locks, whose holders may be waiting
 	// for rotateMu in agencyKey.
 	s.republishStatusLists(ctx, ks, na.ID)
@@ -292,7 +293,7 @@ func (s *Service) republishStatusLists(ctx context.Context, ks KeyStore, agencyI
 		if err != nil {
 			continue
 		}
-		for _, p := range W3CPurposes {
+		for _, p := range W3CLists {
 			if l.W3C[p].Seq == 0 { // never published: signed when first served
 				continue
 			}

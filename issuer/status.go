@@ -93,6 +93,7 @@ type CredentialStatus struct {
 // StatusChange is one committed status change with the re-signed list that publishes it.
 type StatusChange struct {
 	AgencyID     string
+	Actor        string // who asked, for the audit entry (AuditEntry.Actor)
 	CredentialID string
 	StatusEntry
 	Action   string
@@ -266,7 +267,7 @@ func (s *Service) SetStatus(ctx context.Context, a Agency, id string, req Status
 	if err != nil {
 		return StatusResult{}, err
 	}
-	ch := StatusChange{AgencyID: a.ID, CredentialID: id, StatusEntry: cs.StatusEntry, Action: req.Action, From: cs.Status, To: to,
+	ch := StatusChange{AgencyID: a.ID, Actor: actor(a), CredentialID: id, StatusEntry: cs.StatusEntry, Action: req.Action, From: cs.Status, To: to,
 		Reason: req.Reason, Note: req.Note, At: now, Seq: pub.seq, Token: pub.token, TokenURI: pub.uri, TokenExpires: pub.expires, W3C: w3c}
 	if err := s.statuses.SaveStatusChange(ctx, ch, l.Seq); err != nil {
 		return StatusResult{}, fmt.Errorf("save status change: %w", err)

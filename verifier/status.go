@@ -2,6 +2,7 @@ package verifier
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -23,65 +24,165 @@ const CheckStatus = "status"
 // MaxStatusListEntries bounds the status lists the verifier accepts (1 Mi entries).
 const MaxStatusListEntries = 1 << 20
 
-// StatusLists fetches Status List Tokens.
+// StatusLists fetches status lists: IETF Status List Tokens (SD-JWT VC) and W3C
+// BitstringStatusListCredentials secured as vc+jwt (vc+jwt, JWT-VC and ldp_vc entries), all
+// by URI.
 type StatusLists interface {
-	// StatusList returns the Status List Token served at uri, exactly as served. It may answer
-	// from a cache no older than the token's Cache-Control max-age. An error means the list
-	// could not be had; the verifier fails the status check with it.
+	// StatusList returns the status list served at uri (a Status List Token or a
+	// BitstringStatusListCredential JWS), exactly as served. It may answer from a cache no
+	// older than the list's Cache-Control max-age. An error means the list could not be had;
+	// the verifier fails the status check with it.
 	StatusList(ctx context.Context, uri string) ([]byte, error)
 }
 
-// statusCheck reads the credential's status claim, fetches and verifies its list with the
-// issuer's key and returns the failure reason, or "" when the credential is valid. A
-// credential without a status claim passes with the note "no status list": the issuer made
-// it unrevocable (or before status lists existed), and accreditation still applies to it.
-func (s *Service) statusCheck(ctx context.Context, claims map[string]any, iss string, now time.Time) (reason string, note string, err error) {
-	v, ok := claims["status"]
-	if !ok {
-		return "", "no status list", nil
+// statusCheck reports the status check of p: an IETF Token Status List entry (SD-JWT VC) or
+// W3C Bitstring Status List entries (vc+jwt, JWT-VC: revocation and suspension; ldp_vc: one
+// two-bit entry of purpose message). A credential without a status entry
+// passes with the note "no status list": the issuer made it unrevocable (or before status
+// lists existed), and accreditation still applies to it. Only faults are returned.
+func (r *run) statusCheck(ctx context.Context, p *presented) error {
+	var reason, note string
+	var err error
+	// Offline, status lists are as of the bundle's creation: their validity period is checked
+	// then (the bundle's age, which the policy bounds, says how old that is).
+	at := r.now
+	if r.offline && r.res.Source.BundleIssuedAt != nil {
+		at = *r.res.Source.BundleIssuedAt
 	}
+	switch {
+	case p.status != nil:
+		reason, err = r.s.tokenStatus(ctx, p.status, p.issuer, at)
+	case len(p.w3cStatus) > 0:
+		for _, e := range p.w3cStatus {
+			me, isMessage, perr := parseMessageEntry(e)
+			switch {
+			case perr != nil:
+				reason = "malformed credentialStatus: " + perr.Error()
+			case isMessage:
+				reason, err = r.s.messageStatus(ctx, me, p.issuer, at)
+			default:
+				reason, err = r.s.bitstringStatus(ctx, e, p.issuer, at)
+			}
+			if reason != "" || err != nil {
+				break
+			}
+		}
+	default:
+		note = "no status list"
+	}
+	switch {
+	case err != nil:
+		return err
+	case reason != "":
+		r.fail(CheckStatus, reason)
+	default:
+		r.note(CheckStatus, note)
+	}
+	return nil
+}
+
+// tokenStatus reads an IETF status claim, fetches and verifies its list with the issuer's key
+// and returns the failure reason, or "" when the credential is valid.
+func (s *Service) tokenStatus(ctx context.Context, v any, iss string, now time.Time) (string, error) {
 	uri, idx, err := statuslist.ParseStatusClaim(v)
 	if err != nil {
-		return "malformed status claim: " + err.Error(), "", nil
+		return "malformed status claim: " + err.Error(), nil
 	}
-	if s.statusLists == nil {
-		return "status list unavailable: this verifier fetches no status lists", "", nil
-	}
-	tok, err := s.statusLists.StatusList(ctx, uri)
-	if err != nil {
-		if ctx.Err() != nil {
-			return "", "", ctx.Err()
-		}
-		return "status list unavailable: " + err.Error(), "", nil
+	tok, reason, err := s.fetchList(ctx, uri)
+	if reason != "" || err != nil {
+		return reason, err
 	}
 	l, err := s.verifyStatusList(ctx, string(tok), uri, iss, now)
 	if err != nil {
 		if !isVerificationFailure(err) {
-			return "", "", err
+			return "", err
 		}
-		return "status list unavailable: " + err.Error(), "", nil
+		return "status list unavailable: " + err.Error(), nil
 	}
 	st, err := l.Get(idx)
 	if err != nil {
-		return "status list unavailable: " + err.Error(), "", nil
+		return "status list unavailable: " + err.Error(), nil
 	}
 	switch st {
 	case statuslist.Valid:
-		return "", "", nil
+		return "", nil
 	case statuslist.Invalid:
-		return fmt.Sprintf("revoked (entry %d of %s)", idx, uri), "", nil
+		return fmt.Sprintf("revoked (entry %d of %s)", idx, uri), nil
 	case statuslist.Suspended:
-		return "suspended", "", nil
+		return "suspended", nil
 	}
-	return fmt.Sprintf("unknown status 0x%02x (entry %d of %s)", st, idx, uri), "", nil
+	return fmt.Sprintf("unknown status 0x%02x (entry %d of %s)", st, idx, uri), nil
 }
 
-// verifyStatusList verifies tok with the key its kid names, which must be a key of iss (the
-// credential's issuer) for assertions.
-func (s *Service) verifyStatusList(ctx context.Context, tok, uri, iss string, now time.Time) (*statuslist.List, error) {
+// bitstringStatus reads a W3C BitstringStatusListEntry, fetches and verifies its
+// BitstringStatusListCredential with the issuer's key and returns the failure reason, or ""
+// when the entry's bit is clear.
+func (s *Service) bitstringStatus(ctx context.Context, v any, iss string, now time.Time) (string, error) {
+	uri, idx, purpose, err := statuslist.ParseBitstringEntry(v)
+	if err != nil {
+		return "malformed credentialStatus: " + err.Error(), nil
+	}
+	tok, reason, err := s.fetchList(ctx, uri)
+	if reason != "" || err != nil {
+		return reason, err
+	}
+	ck := newListKey(uri, iss, string(tok))
+	vl, cached := s.lists.get(ck, now)
+	if !cached || vl.bits == nil {
+		key, err := s.listKey(ctx, string(tok), iss)
+		if err != nil {
+			if !isVerificationFailure(err) {
+				return "", err
+			}
+			return "status list unavailable: " + err.Error(), nil
+		}
+		if vl.bits, vl.purpose, vl.id, err = statuslist.VerifyBitstringCredential(string(tok), key, now, MaxStatusListEntries); err != nil {
+			return "status list unavailable: " + err.Error(), nil
+		}
+		s.lists.put(ck, vl, now, time.Time{})
+	}
+	b, gotPurpose, id := vl.bits, vl.purpose, vl.id
+	switch {
+	case id != uri:
+		return fmt.Sprintf("status list unavailable: %s serves the list %s", uri, id), nil
+	case gotPurpose != purpose:
+		return fmt.Sprintf("status list unavailable: %s is a %s list, the entry is for %s", uri, gotPurpose, purpose), nil
+	}
+	set, err := b.Get(idx)
+	switch {
+	case err != nil:
+		return "status list unavailable: " + err.Error(), nil
+	case !set:
+		return "", nil
+	case purpose == "revocation":
+		return fmt.Sprintf("revoked (entry %d of %s)", idx, uri), nil
+	case purpose == "suspension":
+		return "suspended", nil
+	}
+	return fmt.Sprintf("%s bit set (entry %d of %s)", purpose, idx, uri), nil
+}
+
+// fetchList fetches the list at uri; a list that cannot be had is a reason, not an error.
+func (s *Service) fetchList(ctx context.Context, uri string) ([]byte, string, error) {
+	if s.statusLists == nil {
+		return nil, "status list unavailable: this verifier fetches no status lists", nil
+	}
+	tok, err := s.statusLists.StatusList(ctx, uri)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, "", ctx.Err()
+		}
+		return nil, "status list unavailable: " + err.Error(), nil
+	}
+	return tok, "", nil
+}
+
+// listKey returns the key that the kid of the status list JWS tok names, which must be an
+// assertion key of iss (the credential's issuer) in its current DID document.
+func (s *Service) listKey(ctx context.Context, tok, iss string) (*jose.JSONWebKey, error) {
 	jws, err := jose.ParseSigned(tok, statuslist.Algs)
 	if err != nil || len(jws.Signatures) != 1 {
-		return nil, verificationFailure{fmt.Errorf("not a signed status list token: %v", err)}
+		return nil, verificationFailure{fmt.Errorf("not a signed status list: %v", err)}
 	}
 	kid := jws.Signatures[0].Header.KeyID
 	kidDID, _, err := did.SplitURL(kid)
@@ -98,6 +199,20 @@ func (s *Service) verifyStatusList(ctx context.Context, tok, uri, iss string, no
 		}
 		return nil, err
 	}
+	return key, nil
+}
+
+// verifyStatusList verifies tok with the key its kid names, which must be a key of iss (the
+// credential's issuer) for assertions.
+func (s *Service) verifyStatusList(ctx context.Context, tok, uri, iss string, now time.Time) (*statuslist.List, error) {
+	ck := newListKey(uri, iss, tok)
+	if v, ok := s.lists.get(ck, now); ok && v.token != nil {
+		return v.token, nil
+	}
+	key, err := s.listKey(ctx, tok, iss)
+	if err != nil {
+		return nil, err
+	}
 	l, info, err := statuslist.VerifyToken(tok, key, uri, now, MaxStatusListEntries)
 	if err != nil {
 		return nil, verificationFailure{err}
@@ -105,6 +220,7 @@ func (s *Service) verifyStatusList(ctx context.Context, tok, uri, iss string, no
 	if info.Issuer != "" && info.Issuer != iss {
 		return nil, verificationFailure{fmt.Errorf("status list iss %s is not the issuer %s", info.Issuer, iss)}
 	}
+	s.lists.put(ck, verifiedList{token: l}, now, info.ExpiresAt)
 	return l, nil
 }
 
@@ -236,4 +352,57 @@ func maxAge(cc string) time.Duration {
 		}
 	}
 	return age
+}
+
+// listCacheTTL bounds how long a verified status list is trusted without checking its
+// signature again: long enough to spare the signature check on a busy counter, short enough
+// that a key removed from the issuer's DID document stops counting soon.
+const listCacheTTL = time.Minute
+
+// listCache remembers status lists whose signature and issuer the verifier checked, by URI,
+// issuer and the SHA-256 of the bytes served, so the same bytes are not verified again until
+// listCacheTTL (or the token's exp) passes. Different bytes are a different entry. It is safe
+// for concurrent use.
+type listCache struct {
+	mu sync.Mutex
+	m  map[listKey]verifiedList
+}
+
+type listKey struct {
+	uri, iss string
+	sum      [32]byte
+}
+
+type verifiedList struct {
+	token       *statuslist.List      // a Token Status List, or
+	bits        *statuslist.Bitstring // a W3C Bitstring Status List
+	purpose, id string
+	until       time.Time
+}
+
+func newListKey(uri, iss, tok string) listKey {
+	return listKey{uri: uri, iss: iss, sum: sha256.Sum256([]byte(tok))}
+}
+
+func (c *listCache) get(k listKey, now time.Time) (verifiedList, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[k]
+	if !ok || !now.Before(v.until) {
+		return verifiedList{}, false
+	}
+	return v, true
+}
+
+func (c *listCache) put(k listKey, v verifiedList, now, exp time.Time) {
+	v.until = now.Add(listCacheTTL)
+	if !exp.IsZero() && exp.Before(v.until) {
+		v.until = exp
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= 1024 {
+		c.m = map[listKey]verifiedList{} // bounded; lists are verified again on demand
+	}
+	c.m[k] = v
 }

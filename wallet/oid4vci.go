@@ -34,6 +34,39 @@ var (
 // collect it later with CollectPending. Errors: ErrOffer, ErrTxCodeRequired,
 // ErrInvalidCredential, ErrNotBound, *PendingError; nothing is stored if a step fails.
 func (s *Service) RedeemOffer(ctx context.Context, c Citizen, offerURI, txCode string) ([]Credential, error) {
+	st, err := s.prepareOffer(ctx, offerURI, txCode)
+	if err != nil {
+		return nil, err
+	}
+	key, err := s.holderKey(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := oid4vci.NewProofSigner(key.Signer(), "")
+	if err != nil {
+		return nil, err
+	}
+	proof, err := oid4vci.BuildProof(signer, "", st.CredentialIssuer, st.Nonce, s.now())
+	if err != nil {
+		return nil, err
+	}
+	return s.finishOffer(ctx, c, st, proof)
+}
+
+// offerState is a pre-authorized code flow up to the proof of possession: the issuer's
+// metadata, the access token and the c_nonce. It is sealed at rest while a device signs.
+type offerState struct {
+	CredentialIssuer string                  `json:"credential_issuer"`
+	ConfigID         string                  `json:"credential_configuration_id"`
+	Meta             *oid4vci.IssuerMetadata `json:"metadata"`
+	AccessToken      string                  `json:"access_token"`
+	Nonce            string                  `json:"nonce,omitempty"`
+}
+
+// prepareOffer parses an offer, reads the issuer's and authorization server's metadata,
+// exchanges the pre-authorized code (and txCode) for an access token and gets a c_nonce.
+// Errors: ErrOffer, ErrTxCodeRequired.
+func (s *Service) prepareOffer(ctx context.Context, offerURI, txCode string) (*offerState, error) {
 	opts := s.offerOptions()
 	offer, ref, err := oid4vci.ParseOfferURI(strings.TrimSpace(offerURI), opts...)
 	if err != nil {
@@ -96,7 +129,7 @@ func (s *Service) RedeemOffer(ctx context.Context, c Citizen, offerURI, txCode s
 		return nil, fmt.Errorf("%w: token response: %v", ErrOffer, err)
 	}
 
-	// Nonce and proof of possession of the holder key.
+	// Nonce for the proof of possession of the holder key.
 	nonce := tok.CNonce
 	if meta.NonceEndpoint != "" {
 		if b, err = s.post(ctx, meta.NonceEndpoint, "", "", nil); err != nil {
@@ -108,20 +141,16 @@ func (s *Service) RedeemOffer(ctx context.Context, c Citizen, offerURI, txCode s
 		}
 		nonce = nr.CNonce
 	}
-	key, err := s.holderKey(ctx, c)
+	return &offerState{CredentialIssuer: offer.CredentialIssuer, ConfigID: offer.CredentialConfigurationIDs[0], Meta: meta,
+		AccessToken: tok.AccessToken, Nonce: nonce}, nil
+}
+
+// finishOffer requests the credential with proof, then checks and keeps every credential it
+// receives and tells the issuer (or keeps a deferred issuance: *PendingError).
+func (s *Service) finishOffer(ctx context.Context, c Citizen, st *offerState, proof string) ([]Credential, error) {
+	creq, _ := json.Marshal(oid4vci.CredentialRequest{CredentialConfigurationID: st.ConfigID, Proofs: &oid4vci.Proofs{JWT: []string{proof}}})
+	b, err := s.post(ctx, st.Meta.CredentialEndpoint, st.AccessToken, "application/json", creq)
 	if err != nil {
-		return nil, err
-	}
-	signer, err := oid4vci.NewProofSigner(key.Signer(), "")
-	if err != nil {
-		return nil, err
-	}
-	proof, err := oid4vci.BuildProof(signer, "", offer.CredentialIssuer, nonce, s.now())
-	if err != nil {
-		return nil, err
-	}
-	creq, _ := json.Marshal(oid4vci.CredentialRequest{CredentialConfigurationID: offer.CredentialConfigurationIDs[0], Proofs: &oid4vci.Proofs{JWT: []string{proof}}})
-	if b, err = s.post(ctx, meta.CredentialEndpoint, tok.AccessToken, "application/json", creq); err != nil {
 		return nil, err
 	}
 	cresp, err := oid4vci.ParseCredentialResponse(b)
@@ -130,7 +159,7 @@ func (s *Service) RedeemOffer(ctx context.Context, c Citizen, offerURI, txCode s
 	}
 	if cresp.Deferred() {
 		// An officer must approve first: keep what is needed to collect it later.
-		p, err := s.keepPending(ctx, c, meta, offer.CredentialConfigurationIDs[0], tok.AccessToken, cresp)
+		p, err := s.keepPending(ctx, c, st.Meta, st.ConfigID, st.AccessToken, cresp)
 		if err != nil {
 			return nil, err
 		}
@@ -138,11 +167,11 @@ func (s *Service) RedeemOffer(ctx context.Context, c Citizen, offerURI, txCode s
 	}
 
 	// Check and keep every credential; tell the issuer.
-	got, err := s.acceptCredentials(ctx, c, cresp, meta.NotificationEndpoint, tok.AccessToken)
+	got, err := s.acceptCredentials(ctx, c, cresp, st.Meta.NotificationEndpoint, st.AccessToken)
 	if err != nil {
 		return nil, err
 	}
-	s.log.InfoContext(ctx, "credential offer redeemed", "citizen", c.ID, "issuer", offer.CredentialIssuer, "credentials", len(got))
+	s.log.InfoContext(ctx, "credential offer redeemed", "citizen", c.ID, "issuer", st.CredentialIssuer, "credentials", len(got))
 	return got, nil
 }
 

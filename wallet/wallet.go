@@ -56,6 +56,11 @@ type Credential struct {
 	ExpiresAt time.Time `json:"expires_at"`
 	StoredAt  time.Time `json:"stored_at"`
 	Raw       string    `json:"-"`
+	// KeyVersion says what Raw is sealed with at rest: 0 the wallet key (before envelope
+	// encryption), 1 the citizen's data key.
+	KeyVersion int `json:"-"`
+	// Anchor is the state of its anchor receipt (anchor.go), in a credential's detail.
+	Anchor *AnchorStatus `json:"anchor,omitempty"`
 }
 
 // Presentation is a holder-bound presentation ready to show as a QR code.
@@ -69,13 +74,10 @@ type Presentation struct {
 
 // Store is what the wallet needs from storage. Implementation: walletstore.
 type Store interface {
+	AccountStore
 	CreateCitizen(ctx context.Context, c Citizen, sealedKey []byte) error
 	// CitizenByName returns ErrNotFound if there is none.
 	CitizenByName(ctx context.Context, name string) (Citizen, error)
-	AddToken(ctx context.Context, citizenID string, tokenHash []byte, at time.Time) error
-	// CitizenByToken returns ErrNotFound for an unknown token hash.
-	CitizenByToken(ctx context.Context, tokenHash []byte) (Citizen, error)
-	HolderKey(ctx context.Context, citizenID string) ([]byte, error)
 	// SaveCredential stores c with its sealed raw form and returns it with created true. If
 	// the citizen already holds a credential with the same digest it stores nothing and
 	// returns that one with created false.
@@ -100,6 +102,21 @@ type Config struct {
 	// AllowLoopbackHTTP lets offers and issuers on http://127.0.0.1 / localhost be used: for
 	// a local demo server only.
 	AllowLoopbackHTTP bool
+	// AccountSecret keys the HMACs of phone numbers, one-time codes and audit pseudonyms
+	// (at least 32 bytes, derived from the master key); required.
+	AccountSecret []byte
+	// Proofer proves a new citizen's identity at enrolment; enrolling a new account fails
+	// without one.
+	Proofer IdentityProofer
+	// Codes sends one-time enrolment codes; RequestCode fails without one.
+	Codes CodeSender
+	// Checker verifies every credential before the wallet keeps it (check.go); required.
+	Checker CredentialChecker
+	// Anchors configures fetching the anchor receipts of held credentials (anchor.go).
+	Anchors AnchorConfig
+	// Control configures presentation history, backups and notifications (history.go,
+	// backup.go, notify.go).
+	Control ControlConfig
 }
 
 // DefaultAudience is the KB-JWT audience of a counter QR made for no particular counter.
@@ -115,12 +132,19 @@ type Service struct {
 	qrValidity    time.Duration
 	http          *http.Client
 	allowLoopback bool
+	accounts      AccountStore
+	accountSecret []byte
+	proofer       IdentityProofer
+	codes         CodeSender
+	checker       CredentialChecker
+	anchors       *anchorRunner
+	ctl           *control
 }
 
 // New returns a Service.
 func New(cfg Config) (*Service, error) {
-	if cfg.Store == nil || cfg.Sealer == nil || cfg.Resolver == nil {
-		return nil, errors.New("wallet: Store, Sealer and Resolver are required")
+	if cfg.Store == nil || cfg.Sealer == nil || cfg.Resolver == nil || cfg.Checker == nil {
+		return nil, errors.New("wallet: Store, Sealer, Resolver and Checker are required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -134,25 +158,28 @@ func New(cfg Config) (*Service, error) {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = safehttp.Client(false)
 	}
+	if len(cfg.AccountSecret) < 32 {
+		return nil, errNoAccountSecret
+	}
 	return &Service{store: cfg.Store, sealer: cfg.Sealer, resolver: cfg.Resolver, log: cfg.Logger, now: cfg.Now, qrValidity: cfg.QRValidity,
-		http: cfg.HTTPClient, allowLoopback: cfg.AllowLoopbackHTTP}, nil
+		http: cfg.HTTPClient, allowLoopback: cfg.AllowLoopbackHTTP,
+		accounts: cfg.Store, accountSecret: cfg.AccountSecret, proofer: cfg.Proofer, codes: cfg.Codes,
+		checker: cfg.Checker, anchors: newAnchorRunner(cfg.Anchors),
+		ctl: newControl(cfg.Control)}, nil
 }
 
-// CreateCitizen enrols a citizen with a new P-256 holder key (the kind phones keep in
-// hardware) and its did:jwk.
+// CreateCitizen makes a citizen called name with a new P-256 holder key (the kind phones
+// keep in hardware) and its did:jwk, without enrolment: for the demo citizen and tests.
+// Citizens enrol with RequestCode and Enrol.
 func (s *Service) CreateCitizen(ctx context.Context, name string) (Citizen, error) {
 	if strings.TrimSpace(name) == "" {
 		return Citizen{}, fmt.Errorf("%w: name is empty", ErrInvalidRequest)
 	}
-	k, err := keys.Generate(keys.ES256, nil)
+	c, k, err := s.newCitizen(s.now())
 	if err != nil {
 		return Citizen{}, err
 	}
-	d, kid, err := did.NewJWK(k.Public())
-	if err != nil {
-		return Citizen{}, err
-	}
-	c := Citizen{ID: secret.ID("cit"), Name: name, HolderDID: d, HolderKID: kid, CreatedAt: s.now().UTC().Truncate(time.Second)}
+	c.Name = name
 	sealed, err := s.sealer.SealKey(k, []byte(c.ID))
 	if err != nil {
 		return Citizen{}, err
@@ -164,38 +191,40 @@ func (s *Service) CreateCitizen(ctx context.Context, name string) (Citizen, erro
 	return c, nil
 }
 
+// newCitizen makes a citizen id with a new P-256 holder key and its did:jwk.
+func (s *Service) newCitizen(now time.Time) (Citizen, *keys.Key, error) {
+	k, err := keys.Generate(keys.ES256, nil)
+	if err != nil {
+		return Citizen{}, nil, err
+	}
+	d, kid, err := did.NewJWK(k.Public())
+	if err != nil {
+		return Citizen{}, nil, err
+	}
+	return Citizen{ID: secret.ID("cit"), HolderDID: d, HolderKID: kid, CreatedAt: now.UTC().Truncate(time.Second)}, k, nil
+}
+
 // CitizenByName returns the citizen called name, or ErrNotFound.
 func (s *Service) CitizenByName(ctx context.Context, name string) (Citizen, error) {
 	return s.store.CitizenByName(ctx, name)
 }
 
-// NewToken mints an access token for the citizen; only its hash is stored.
-func (s *Service) NewToken(ctx context.Context, citizenID string) (string, error) {
-	tok, hash := secret.Token("ezw")
-	if err := s.store.AddToken(ctx, citizenID, hash, s.now().UTC()); err != nil {
-		return "", err
-	}
-	return tok, nil
-}
-
-// Authenticate returns the citizen owning token, or ErrUnauthorized.
+// Authenticate returns the citizen owning a device-bound access token, or ErrUnauthorized
+// (ErrDeviceNotBound for a token bound to no device). It does not check a proof of
+// possession of the device key: the bridge does (Session, then a DPoP proof).
 func (s *Service) Authenticate(ctx context.Context, token string) (Citizen, error) {
-	hash := secret.Hash(token)
-	if hash == nil {
-		return Citizen{}, ErrUnauthorized
-	}
-	c, err := s.store.CitizenByToken(ctx, hash)
-	if errors.Is(err, ErrNotFound) {
-		return Citizen{}, ErrUnauthorized
-	}
-	return c, err
+	sess, err := s.Session(ctx, token)
+	return sess.Citizen, err
 }
 
-// Receive checks an issued SD-JWT VC and stores it, sealed, in c's wallet: the issuer's
-// signature with the key its DID lists for assertions, every disclosure, that it is bound to
-// c's holder key, and that it has not expired. Storing the same credential twice returns the
-// stored one with created false. Errors: ErrInvalidCredential (with the reason), ErrNotBound; nothing is stored
-// when it fails.
+// Receive checks an issued SD-JWT VC and stores it, sealed, in c's wallet. The Checker
+// verifies it (check.go: the issuer's signature with the key its DID document listed at
+// issuance, every disclosure, validity, status, and the issuer's accreditation for the type
+// on the ledger at issuance); the wallet then checks that it is bound to c's holder key (the
+// wallet-held one or a device holder key of c's). Storing the same credential twice returns
+// the stored one with created false. Its anchor receipt is fetched later (anchor.go).
+// Errors: ErrInvalidCredential (not an issued SD-JWT VC), *NotTrustedError (ErrNotTrusted,
+// naming the failed checks), ErrNotBound; nothing is stored when it fails.
 func (s *Service) Receive(ctx context.Context, c Citizen, raw string) (cred Credential, created bool, err error) {
 	raw = strings.TrimSpace(raw)
 	sd, err := sdjwt.Parse(raw)
@@ -217,28 +246,19 @@ func (s *Service) Receive(ctx context.Context, c Citizen, raw string) (cred Cred
 	if kidDID, _, err := did.SplitURL(kid); err != nil || kidDID.String() != iss {
 		return Credential{}, false, fmt.Errorf("%w: kid %q is not a key of issuer %q", ErrInvalidCredential, kid, iss)
 	}
-	issuerKey, err := did.ResolveKey(ctx, s.resolver, kid, did.AssertionMethod)
-	if err != nil {
-		if did.IsUnresolvable(err) {
-			return Credential{}, false, fmt.Errorf("%w: issuer key: %v", ErrInvalidCredential, err)
-		}
+	// Signature, disclosures, validity, status, accreditation: the verifier's checks. Once
+	// they pass, the issuer signed the payload read below and every disclosure in sd.
+	if err := s.checkTrust(ctx, raw); err != nil {
 		return Credential{}, false, err
 	}
-	claims, err := sd.VerifyIssuer(issuerKey)
-	if err != nil {
-		return Credential{}, false, fmt.Errorf("%w: %v", ErrInvalidCredential, err)
-	}
+	claims := sd.Payload
 	hk, err := sdjwt.HolderKey(claims)
 	if err != nil {
 		return Credential{}, false, fmt.Errorf("%w: %v", ErrInvalidCredential, err)
 	}
-	key, err := s.holderKey(ctx, c)
-	if err != nil {
+	// Bound to the wallet-held key or to one of c's device holder keys (devicekeys.go).
+	if _, _, err := s.boundKey(ctx, c, hk); err != nil {
 		return Credential{}, false, err
-	}
-	want := key.PublicJWK()
-	if !sameKey(hk, &want) {
-		return Credential{}, false, ErrNotBound
 	}
 	now := s.now().UTC()
 	iat, _, err := sdjwt.ClaimTime(claims, "iat")
@@ -257,12 +277,16 @@ func (s *Service) Receive(ctx context.Context, c Citizen, raw string) (cred Cred
 		names = append(names, d.Name)
 	}
 	sort.Strings(names)
-	sum := sha256.Sum256([]byte(raw))
+	sum := sha256.Sum256(sdjwt.AnchoredForm(raw)) // the issuer anchors the credential by this digest
 	cr := Credential{
 		ID: secret.ID("wc"), Type: vct, Issuer: iss, Format: "dc+sd-jwt", Digest: hex.EncodeToString(sum[:]),
-		Claims: names, IssuedAt: iat, ExpiresAt: exp, StoredAt: now.Truncate(time.Second),
+		Claims: names, IssuedAt: iat, ExpiresAt: exp, StoredAt: now.Truncate(time.Second), KeyVersion: keyVersionCitizen,
 	}
-	stored, created, err := s.store.SaveCredential(ctx, c.ID, cr, s.sealer.Seal([]byte(raw), sealAAD(c.ID, cr.ID)))
+	sealedRaw, err := s.sealCredential(ctx, c.ID, cr.ID, []byte(raw))
+	if err != nil {
+		return Credential{}, false, err
+	}
+	stored, created, err := s.store.SaveCredential(ctx, c.ID, cr, sealedRaw)
 	if err != nil {
 		return Credential{}, false, fmt.Errorf("save credential: %w", err)
 	}
@@ -283,7 +307,7 @@ func (s *Service) Credential(ctx context.Context, c Citizen, id string) (Credent
 	if err != nil {
 		return Credential{}, err
 	}
-	b, err := s.sealer.Open(sealed, sealAAD(c.ID, cr.ID))
+	b, err := s.openCredential(ctx, c.ID, cr, sealed)
 	if err != nil {
 		return Credential{}, fmt.Errorf("open credential %s: %w", cr.ID, err)
 	}
@@ -294,7 +318,8 @@ func (s *Service) Credential(ctx context.Context, c Citizen, id string) (Credent
 // Present makes a counter presentation of credential id: the SD-JWT with only the claims in
 // disclose, and a key-binding JWT signed with c's holder key (aud = audience or
 // DefaultAudience, a fresh random nonce, iat = now). It is valid for the configured QR
-// validity. Errors: ErrNotFound, ErrUnknownClaim, ErrInvalidRequest.
+// validity. Errors: ErrNotFound, ErrUnknownClaim, ErrInvalidRequest, ErrHolderKeyOnDevice
+// (the credential is bound to a holder key on the phone: StartPresentation).
 func (s *Service) Present(ctx context.Context, c Citizen, id string, disclose []string, audience string) (Presentation, error) {
 	if len(disclose) == 0 {
 		return Presentation{}, fmt.Errorf("%w: say which claims to disclose", ErrInvalidRequest)
@@ -318,6 +343,11 @@ func (s *Service) Present(ctx context.Context, c Citizen, id string, disclose []
 			return Presentation{}, fmt.Errorf("%w: %q", ErrUnknownClaim, n)
 		}
 	}
+	if _, onDevice, err := s.credentialKey(ctx, c, cr.Raw); err != nil {
+		return Presentation{}, err
+	} else if onDevice {
+		return Presentation{}, ErrHolderKeyOnDevice // the phone signs: StartPresentation
+	}
 	key, err := s.holderKey(ctx, c)
 	if err != nil {
 		return Presentation{}, err
@@ -331,19 +361,16 @@ func (s *Service) Present(ctx context.Context, c Citizen, id string, disclose []
 	if err != nil {
 		return Presentation{}, fmt.Errorf("present: %w", err)
 	}
-	return Presentation{Text: text, Disclosed: disclose, Audience: audience, IssuedAt: now, ExpiresAt: now.Add(s.qrValidity)}, nil
+	p := Presentation{Text: text, Disclosed: disclose, Audience: audience, IssuedAt: now, ExpiresAt: now.Add(s.qrValidity)}
+	if err := s.recordCounterQR(ctx, c, cr, p); err != nil { // history.go: every presentation is recorded
+		return Presentation{}, err
+	}
+	return p, nil
 }
 
+// holderKey opens c's holder key, sealed with c's data key (see envelope.go).
 func (s *Service) holderKey(ctx context.Context, c Citizen) (*keys.Key, error) {
-	sealed, err := s.store.HolderKey(ctx, c.ID)
-	if err != nil {
-		return nil, err
-	}
-	k, err := s.sealer.OpenKey(sealed, []byte(c.ID))
-	if err != nil {
-		return nil, fmt.Errorf("open holder key: %w", err)
-	}
-	return k, nil
+	return s.openHolderKey(ctx, c.ID)
 }
 
 func sameKey(a, b interface {

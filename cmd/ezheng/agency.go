@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,7 +19,7 @@ import (
 // clients over HTTP with the agency's token, and (with the root authority's token) adding and
 // listing agencies.
 func agencyCmd(stdout io.Writer) *cobra.Command {
-	cmd := &cobra.Command{Use: "agency", Short: "Agencies: add and list them (root authority); show, rotate the key of, and manage OAuth clients of the token's agency"}
+	cmd := &cobra.Command{Use: "agency", Short: "Agencies: add, list and accredit them (root authority); show, rotate the key of, and manage OAuth clients of the token's agency"}
 	show := &cobra.Command{Use: "show", Short: "Print the agency (id, name, DID, kid, types)", Args: cobra.NoArgs}
 	rotate := &cobra.Command{
 		Use:   "rotate-key",
@@ -40,7 +41,7 @@ func agencyCmd(stdout io.Writer) *cobra.Command {
 	rotate.RunE = func(cmd *cobra.Command, _ []string) error {
 		return agencyRequest(cmd.Context(), stdout, http.MethodPost, getString(cmd.Flags(), "server"), "/issuer/v1/agency/keys/rotate", getString(cmd.Flags(), "token"), nil)
 	}
-	cmd.AddCommand(show, rotate, agencyAddCmd(stdout), agencyListCmd(stdout), agencyClientCmd(stdout))
+	cmd.AddCommand(show, rotate, agencyAddCmd(stdout), agencyListCmd(stdout), agencyAccreditCmd(stdout), agencyClientCmd(stdout))
 	return cmd
 }
 
@@ -87,6 +88,38 @@ func agencyListCmd(stdout io.Writer) *cobra.Command {
 	return cmd
 }
 
+// agencyAccreditCmd is `ezheng issuer agency accredit`: the root authority accredits an
+// agency on the ledger for more types, such as one the agency added itself.
+func agencyAccreditCmd(stdout io.Writer) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "accredit AGENCY_ID",
+		Short: "Accredit an agency on the ledger for more credential types, its own included (root authority)",
+		Args:  cobra.ExactArgs(1),
+	}
+	serverFlag(cmd)
+	cmd.Flags().String("token", "", "the root authority's API token")
+	cmd.Flags().StringArray("type", nil, "a credential type the agency sees (built in or its own; repeat for several)")
+	cmd.Flags().Int("valid-days", 0, "how long the accreditation lasts, in days (default 365)")
+	for _, f := range []string{"token", "type"} {
+		cmd.MarkFlagRequired(f)
+	}
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		fs := cmd.Flags()
+		types, _ := fs.GetStringArray("type")
+		days, _ := fs.GetInt("valid-days")
+		body, err := json.Marshal(map[string]any{"types": types, "valid_days": days})
+		if err != nil {
+			return err
+		}
+		if err := agencyRequest(cmd.Context(), stdout, http.MethodPost, getString(fs, "server"), "/issuer/v1/agencies/"+url.PathEscape(args[0])+"/accreditations", getString(fs, "token"), body); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "accredited %s for %s\n", args[0], strings.Join(types, ", "))
+		return nil
+	}
+	return cmd
+}
+
 // agencyClientCmd is `ezheng issuer agency client`: the agency's OAuth 2.0 clients.
 func agencyClientCmd(stdout io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
@@ -117,31 +150,56 @@ func agencyClientCmd(stdout io.Writer) *cobra.Command {
 // agencyRequest sends an agency-authenticated request with an optional JSON body and prints
 // the JSON answer (nothing for 204 No Content), or returns the problem the server sent.
 func agencyRequest(ctx context.Context, stdout io.Writer, method, server, path, token string, body []byte) error {
+	return agencySend(ctx, stdout, method, server, path, token, "application/json", body)
+}
+
+// agencySend is agencyRequest with a body of media type ctype.
+func agencySend(ctx context.Context, stdout io.Writer, method, server, path, token, ctype string, body []byte) error {
+	var v any
+	err := agencyCall(ctx, method, server, path, token, ctype, body, &v)
+	if err != nil || v == nil {
+		return err
+	}
+	return printJSON(stdout, v)
+}
+
+// agencyGet GETs path with the agency's token and decodes the JSON answer into out.
+func agencyGet(ctx context.Context, server, path, token string, out any) error {
+	return agencyCall(ctx, http.MethodGet, server, path, token, "", nil, out)
+}
+
+// agencyCall sends an agency-authenticated request and decodes the JSON answer into out
+// (left alone for 204 No Content), or returns the problem the server sent, with every field
+// error it lists.
+func agencyCall(ctx context.Context, method, server, path, token, ctype string, body []byte, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(server, "/")+path, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", ctype)
 	}
 	resp, err := (&http.Client{Timeout: 60 * time.Second}).Do(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	rb, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	rb, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	if resp.StatusCode == http.StatusNoContent {
 		return nil
 	}
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
-		var p struct{ Type, Detail string }
+		var p struct {
+			Type, Detail string
+			Errors       []struct{ Field, Detail string }
+		}
 		json.Unmarshal(rb, &p)
-		return fmt.Errorf("%s %s: HTTP %d %s: %s", method, path, resp.StatusCode, p.Type, p.Detail)
+		msg := fmt.Sprintf("%s %s: HTTP %d %s: %s", method, path, resp.StatusCode, p.Type, p.Detail)
+		for _, fe := range p.Errors {
+			msg += fmt.Sprintf("\n  %s: %s", fe.Field, fe.Detail)
+		}
+		return errors.New(msg)
 	}
-	var v any
-	if err := json.Unmarshal(rb, &v); err != nil {
-		return err
-	}
-	return printJSON(stdout, v)
+	return json.Unmarshal(rb, out)
 }

@@ -121,13 +121,13 @@ func verifyCall(ctx context.Context, hc *http.Client, server string, w *demo.Wor
 		return nil, fmt.Errorf("issue: %w", err)
 	}
 	var held struct{ ID string }
-	if err := postJSON(ctx, hc, server+"/bridge/v1/credentials", w.Citizen.Token, nil, map[string]string{"credential": issued.Credential}, http.StatusCreated, &held); err != nil {
+	if err := bridgeJSON(ctx, hc, w.Citizen, http.MethodPost, server+"/bridge/v1/credentials", map[string]string{"credential": issued.Credential}, http.StatusCreated, &held); err != nil {
 		return nil, fmt.Errorf("receive: %w", err)
 	}
 	var qr atomic.Value
 	renew := func() error {
 		var out struct{ QR string }
-		if err := postJSON(ctx, hc, server+"/bridge/v1/credentials/"+held.ID+"/qr", w.Citizen.Token, nil,
+		if err := bridgeJSON(ctx, hc, w.Citizen, http.MethodPost, server+"/bridge/v1/credentials/"+held.ID+"/qr",
 			map[string]any{"disclose": w.Counter.Disclose, "audience": w.Counter.ID}, http.StatusOK, &out); err != nil {
 			return err
 		}

@@ -51,5 +51,7 @@ func demoCmd(stdout io.Writer, getenv func(string) string) *cobra.Command {
 		return enc.Encode(res)
 	}
 	cmd.AddCommand(walk)
+	cmd.AddCommand(demoDPoPCmd(stdout, getenv))
+	cmd.AddCommand(demoHolderProofCmd(stdout, getenv), demoSignCmd(stdout)) // holder keys on the phone: holderkey.go
 	return cmd
 }

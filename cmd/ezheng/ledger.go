@@ -18,6 +18,7 @@ import (
 
 	"github.com/ezheng/ezheng/did/ledger"
 	"github.com/ezheng/ezheng/did/ledger/merklelog"
+	"github.com/ezheng/ezheng/internal/sdjwt"
 	"github.com/ezheng/ezheng/internal/server"
 )
 
@@ -132,7 +133,11 @@ func verifyReceiptCmd(stdout io.Writer) *cobra.Command {
 		if err != nil {
 			return fmt.Errorf("receipt: %w", err)
 		}
-		cp, err := merklelog.VerifyReceipt(r, []byte(strings.TrimSpace(string(cred))), note.VerifierList(v))
+		text := strings.TrimSpace(string(cred))
+		if err := disclosuresBelong(text); err != nil {
+			return fmt.Errorf("credential: %w", err)
+		}
+		cp, err := merklelog.VerifyReceipt(r, sdjwt.AnchoredForm(text), note.VerifierList(v))
 		if err != nil {
 			return fmt.Errorf("receipt does not hold: %w", err)
 		}
@@ -249,4 +254,30 @@ func ledgerAuditCmd(stdout io.Writer, getenv func(string) string) *cobra.Command
 		return nil
 	}
 	return cmd
+}
+
+// disclosuresBelong checks, for an SD-JWT, that every disclosure's digest is among those its
+// issuer-signed JWT lists: the issuer JWT is what is anchored, and it commits to the
+// disclosures only through those digests. Other text passes unchanged.
+func disclosuresBelong(text string) error {
+	if !strings.Contains(text, "~") {
+		return nil
+	}
+	sd, err := sdjwt.Parse(text)
+	if err != nil {
+		return err
+	}
+	listed := map[string]bool{}
+	digests, _ := sd.Payload["_sd"].([]any)
+	for _, d := range digests {
+		if s, ok := d.(string); ok {
+			listed[s] = true
+		}
+	}
+	for _, d := range sd.Disclosures {
+		if !listed[d.Digest] {
+			return fmt.Errorf("disclosure of %q is not one of the issuer's", d.Name)
+		}
+	}
+	return nil
 }

@@ -225,17 +225,9 @@ func TestIssuerOfferCLI(t *testing.T) {
 	if !strings.HasPrefix(o.OfferURI, "openid-credential-offer://") || len(o.TxCode) != 6 || o.QRPNG != png || !fileExists(png) {
 		t.Fatalf("offer output: %s", out)
 	}
-	b, _ := json.Marshal(map[string]string{"offer_uri": o.OfferURI, "tx_code": o.TxCode})
-	req, _ := http.NewRequest(http.MethodPost, w.BaseURL+"/bridge/v1/offers", bytes.NewReader(b))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+w.Citizen.Token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("redeem: HTTP %d", resp.StatusCode)
+	if err := bridgeJSON(context.Background(), http.DefaultClient, w.Citizen, http.MethodPost, w.BaseURL+"/bridge/v1/offers",
+		map[string]string{"offer_uri": o.OfferURI, "tx_code": o.TxCode}, http.StatusCreated, nil); err != nil {
+		t.Fatalf("redeem: %v", err)
 	}
 }
 

@@ -36,6 +36,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(serveCmd(stdout, stderr, getenv), demoCmd(stdout, getenv), didCmd(stdout), ledgerCmd(stdout, getenv), addStatusCmds(issuerCmd(stdout), stdout), benchCmd(stdout, getenv))
+	root.AddCommand(serveCmd(stdout, stderr, getenv), demoCmd(stdout, getenv), didCmd(stdout), ledgerCmd(stdout, getenv), addStatusCmds(issuerCmd(stdout), stdout), benchCmd(stdout, getenv),
+		verifierCmd(stdout), verifyCmd(stdout, stderr, getenv), citizenCmd(stdout, stderr, getenv))
 	return root.ExecuteContext(ctx)
 }

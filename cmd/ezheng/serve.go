@@ -24,7 +24,7 @@ func serveCmd(stdout, stderr io.Writer, getenv func(string) string) *cobra.Comma
 		Short: "Run every component in one process, with a demo world on first start",
 		Args:  cobra.NoArgs,
 	}
-	addSettings(cmd.Flags(), getenv, "addr", "data", "log-level", "qr-validity", "ledger-origin", "public-url")
+	addSettings(cmd.Flags(), getenv, "addr", "data", "log-level", "qr-validity", "ledger-origin", "public-url", "policies", "credential-watch")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		fs := cmd.Flags()
 		var level slog.Level
@@ -35,17 +35,24 @@ func serveCmd(stdout, stderr io.Writer, getenv func(string) string) *cobra.Comma
 		if err != nil {
 			return fmt.Errorf("--qr-validity: %w", err)
 		}
+		watch, err := getDuration(fs, "credential-watch")
+		if err != nil {
+			return fmt.Errorf("--credential-watch: %w", err)
+		}
+		if watch == 0 {
+			watch = -1 // never
+		}
 		logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 		return serve(cmd.Context(), stdout, logger, serveOptions{addr: getString(fs, "addr"), dataDir: getString(fs, "data"),
 			masterKey: getenv(masterKeyEnv), qrValidity: qrValidity, ledgerOrigin: getString(fs, "ledger-origin"),
-			publicURL: strings.TrimRight(getString(fs, "public-url"), "/")})
+			publicURL: strings.TrimRight(getString(fs, "public-url"), "/"), policies: getString(fs, "policies"), credentialWatch: watch})
 	}
 	return cmd
 }
 
 type serveOptions struct {
-	addr, dataDir, masterKey, ledgerOrigin, publicURL string
-	qrValidity                                        time.Duration
+	addr, dataDir, masterKey, ledgerOrigin, publicURL, policies string
+	qrValidity, credentialWatch                                 time.Duration
 }
 
 func serve(ctx context.Context, stdout io.Writer, logger *slog.Logger, o serveOptions) error {
@@ -66,21 +73,21 @@ func serve(ctx context.Context, stdout io.Writer, logger *slog.Logger, o serveOp
 		base = "http://" + ln.Addr().String()
 	}
 	srv, err := server.New(ctx, server.Config{DataDir: dataDir, MasterKey: master, Logger: logger, QRValidity: o.qrValidity,
-		LedgerOrigin: o.ledgerOrigin, PublicURL: base})
+		LedgerOrigin: o.ledgerOrigin, PublicURL: base, VerifierPolicies: o.policies, CredentialWatch: o.credentialWatch})
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	defer srv.Close()
 
-	world, created, err := demo.Seed(ctx, demo.Services{Issuer: srv.Issuer, Wallet: srv.Wallet, Verifier: srv.Verifier, LedgerKey: srv.LedgerKey}, dataDir, base)
+	world, created, err := demo.Seed(ctx, demo.Services{Issuer: srv.Issuer, Wallet: srv.Wallet, Verifier: srv.Verifier, OpenID4VP: srv.OpenID4VP, LedgerKey: srv.LedgerKey}, dataDir, base)
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("seed demo world: %w", err)
 	}
 	logger.Info("ezheng started", "url", base, "data", dataDir, "demo_seeded", created)
 	fmt.Fprintf(stdout, "ezheng is serving on %s\n", base)
-	fmt.Fprintf(stdout, "  demo world: %s (agencies, citizen and counter with their tokens)\n", filepath.Join(dataDir, demo.FileName))
+	fmt.Fprintf(stdout, "  demo world: %s (agencies, citizen, counter and online service with their tokens)\n", filepath.Join(dataDir, demo.FileName))
 	fmt.Fprintf(stdout, "  API:        %s/openapi.json\n", base)
 	fmt.Fprintf(stdout, "  try:        go run ./cmd/ezheng demo walk --server %s --data %s\n", world.BaseURL, dataDir)
 	return web.Serve(ctx, srv.Echo, ln, 10*time.Second)

@@ -116,6 +116,7 @@ type Ledger struct {
 	quit   chan struct{}
 	done   chan struct{}
 	head   atomic.Pointer[Block]
+	cache  readCache // answers of Resolve and Accreditation at the current head (cache.go)
 }
 
 // request is one Submit or SubmitBatch call.

@@ -230,6 +230,18 @@ func decodeOp(payload []byte) (Op, error) {
 		}
 		return s
 	}
+	// trustedDID is the issuer of an accredit or withdraw: a did:ez, or a DID of a method
+	// that needs no registry (did:key, did:jwk) or is the issuer's own (did:web), so that the
+	// root authority can accredit issuers that are not on this ledger (ExternalIssuer).
+	trustedDID := func(name string) string {
+		s := o.str(name, true, MaxExternalDIDLen)
+		if o.err == nil {
+			if _, err := ParseDID(s); err != nil && !ExternalIssuer(s) {
+				o.fail("%q: %v, nor a did:key, did:jwk or did:web", name, err)
+			}
+		}
+		return s
+	}
 	hashText := func(name string) string {
 		s := o.str(name, true, 64)
 		if o.err == nil {
@@ -331,7 +343,7 @@ func decodeOp(payload []byte) (Op, error) {
 		op.Digest = hash("digest")
 		op.Seq = o.uint("seq")
 	case TypeAccredit:
-		op.Issuer = didMember("issuer")
+		op.Issuer = trustedDID("issuer")
 		op.Types = types()
 		op.From = seconds("from")
 		op.Until = seconds("until")
@@ -340,7 +352,7 @@ func decodeOp(payload []byte) (Op, error) {
 			o.fail("from is not before until")
 		}
 	case TypeWithdraw:
-		op.Issuer = didMember("issuer")
+		op.Issuer = trustedDID("issuer")
 		op.Types = types()
 		op.At = seconds("at")
 		op.Seq = o.uint("seq")
@@ -386,6 +398,29 @@ func VersionID(jws string) string {
 
 // suffixLen is the length of a did:ez method-specific id: 34 bytes in base64url.
 const suffixLen = 46
+
+// MaxExternalDIDLen bounds the DID of an issuer that is not on the ledger (ExternalIssuer),
+// in bytes: room for a did:jwk of a P-521 key.
+const MaxExternalDIDLen = 512
+
+// ExternalIssuer reports whether s is a DID the root authority may accredit although it is
+// not on the ledger: a well-formed did:key, did:jwk or did:web of at most MaxExternalDIDLen
+// bytes. Whether it resolves is not the ledger's concern (deciding must not do I/O); a
+// verifier resolves it when it checks a credential's signature.
+func ExternalIssuer(s string) bool {
+	if len(s) > MaxExternalDIDLen {
+		return false
+	}
+	d, err := did.Parse(s)
+	if err != nil || d.String() != s {
+		return false
+	}
+	switch d.Method {
+	case "key", "jwk", "web":
+		return true
+	}
+	return false
+}
 
 // ParseDID parses a did:ez DID: "did:ez:" followed by the base64url (no padding, canonical)
 // encoding of a sha2-256 multihash (0x12 0x20 and 32 bytes), 46 characters starting "Ei". It

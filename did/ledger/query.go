@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/ezheng/ezheng/did"
@@ -44,6 +45,11 @@ type Metadata struct {
 // Errors wrap did.ErrInvalidDID (not a valid did:ez DID) or did.ErrNotFound (no such DID, or no
 // such version); others are faults.
 func (l *Ledger) Resolve(ctx context.Context, id string, q ResolveQuery) (*Resolution, error) {
+	return l.cachedResolve(ctx, id, q)
+}
+
+// resolve is Resolve without the read cache.
+func (l *Ledger) resolve(ctx context.Context, id string, q ResolveQuery) (*Resolution, error) {
 	if _, err := ParseDID(id); err != nil {
 		return nil, err
 	}
@@ -139,7 +145,7 @@ type Accreditation struct {
 // operation for vct with at' <= at has withdrawn. vct "" asks for any type (what anchor and
 // status operations require). It returns ErrNotAccredited if there is none.
 func (l *Ledger) Accreditation(ctx context.Context, issuer, vct string, at time.Time) (Accreditation, error) {
-	rows, err := l.store.Trust(ctx, issuer)
+	rows, err := l.cachedTrust(ctx, issuer)
 	if err != nil {
 		return Accreditation{}, err
 	}
@@ -147,7 +153,7 @@ func (l *Ledger) Accreditation(ctx context.Context, issuer, vct string, at time.
 	if !ok {
 		return Accreditation{}, fmt.Errorf("%w: %s for %q at %s", ErrNotAccredited, issuer, vct, at.UTC().Format(time.RFC3339))
 	}
-	return Accreditation{Issuer: issuer, Type: vct, Types: a.Types, From: time.Unix(a.From, 0).UTC(), Until: time.Unix(a.Until, 0).UTC(),
+	return Accreditation{Issuer: issuer, Type: vct, Types: slices.Clone(a.Types), From: time.Unix(a.From, 0).UTC(), Until: time.Unix(a.Until, 0).UTC(),
 		Seq: a.Seq, LeafIndex: a.Leaf}, nil
 }
 
@@ -224,11 +230,11 @@ type StatusRecord struct {
 
 // StatusList returns the newest publication of status list list, or ErrNotFound.
 func (l *Ledger) StatusList(ctx context.Context, list string) (StatusRecord, error) {
-	s, err := l.store.LatestStatus(ctx, list)
+	s, err := l.cachedStatus(ctx, list)
 	if errors.Is(err, ledgerstore.ErrNotFound) {
 		return StatusRecord{}, fmt.Errorf("%w: status list %q", ErrNotFound, list)
 	}
-	return StatusRecord{Issuer: s.Issuer, Seq: s.Seq, Digest: s.Digest, LeafIndex: s.Leaf, Height: s.Height}, err
+	return StatusRecord{Issuer: s.Issuer, Seq: s.Seq, Digest: slices.Clone(s.Digest), LeafIndex: s.Leaf, Height: s.Height}, err
 }
 
 // Status is a summary of the node's state.

@@ -541,15 +541,19 @@ func (p *Pending) checkTrust(ctx context.Context, op *SignedOp) (func(uint64), *
 	if o.Issuer == p.m.root {
 		return nil, opErr(CodeNotRoot, "the root authority accredits; it is not accredited"), nil
 	}
-	st, err := p.did(ctx, o.Issuer)
-	if err != nil {
-		return nil, nil, err
-	}
-	if st == nil {
-		return nil, opErr(CodeUnknownDID, "issuer %s is not on the ledger", o.Issuer), nil
-	}
-	if st.rec.Deactivated && o.Type == TypeAccredit {
-		return nil, opErr(CodeDeactivated, "issuer %s is deactivated", o.Issuer), nil
+	// A did:ez issuer must be on the ledger and active; an external one (did:key, did:jwk,
+	// did:web: ExternalIssuer) has no state here to check.
+	if !ExternalIssuer(o.Issuer) {
+		st, err := p.did(ctx, o.Issuer)
+		if err != nil {
+			return nil, nil, err
+		}
+		if st == nil {
+			return nil, opErr(CodeUnknownDID, "issuer %s is not on the ledger", o.Issuer), nil
+		}
+		if st.rec.Deactivated && o.Type == TypeAccredit {
+			return nil, opErr(CodeDeactivated, "issuer %s is deactivated", o.Issuer), nil
+		}
 	}
 	used, err := p.trustSeqUsed(ctx, p.m.root, o.Seq)
 	if err != nil {

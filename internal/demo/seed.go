@@ -5,12 +5,17 @@ package demo
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
 
 	"github.com/ezheng/ezheng/issuer"
 	"github.com/ezheng/ezheng/verifier"
@@ -30,6 +35,8 @@ type World struct {
 	Agencies      []Agency  `json:"agencies"`
 	Citizen       Citizen   `json:"citizen"`
 	Counter       Counter   `json:"counter"`
+	// Service is the demo online service, which creates OpenID4VP requests with its token.
+	Service Service `json:"service"`
 }
 
 // Authority is the root authority that accredits agencies, with its API token (it adds and
@@ -49,12 +56,17 @@ type Agency struct {
 	Token string `json:"token"`
 }
 
-// Citizen is the demo citizen with the bridge token of their phone app.
+// Citizen is the demo citizen with what their phone app holds: a device key (a private JWK;
+// its public part is registered as the citizen's device) and an access token bound to it.
+// Every bridge call needs both: "Authorization: DPoP <token>" and a DPoP proof signed with
+// the device key (see Authorize).
 type Citizen struct {
-	ID    string `json:"id"`
-	Name  string `json:"name"`
-	DID   string `json:"did"`
-	Token string `json:"token"`
+	ID        string          `json:"id"`
+	Name      string          `json:"name"`
+	DID       string          `json:"did"`
+	Token     string          `json:"token"`
+	DeviceID  string          `json:"device_id"`
+	DeviceKey json.RawMessage `json:"device_key"` // private JWK (P-256)
 }
 
 // Counter is the demo counter.
@@ -63,6 +75,14 @@ type Counter struct {
 	Name     string   `json:"name"`
 	Type     string   `json:"type"`
 	Disclose []string `json:"disclose"`
+}
+
+// Service is the demo online service (an OpenID4VP relying party) with its API token: "Authorization:
+// Bearer <token>" on POST /verifier/v1/oid4vp/requests and on reading its sessions.
+type Service struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Token string `json:"token"`
 }
 
 // Agency returns the demo agency issuing typ.
@@ -80,6 +100,7 @@ const (
 	RootAuthorityName = "City Data Bureau (root authority)"
 	CitizenName       = "Zhang San (demo citizen)"
 	CounterID         = "counter-traffic-police-1"
+	ServiceName       = "demo online service"
 )
 
 var demoAgencies = []struct{ name, typ string }{
@@ -93,6 +114,8 @@ type Services struct {
 	Issuer   *issuer.Service
 	Wallet   *wallet.Service
 	Verifier *verifier.Service
+	// OpenID4VP registers the demo online service.
+	OpenID4VP *verifier.OpenID4VP
 	// LedgerKey is the ledger's checkpoint verifier key, recorded in demo.json.
 	LedgerKey string
 }
@@ -156,11 +179,20 @@ func Seed(ctx context.Context, svc Services, dataDir, baseURL string) (w *World,
 	if err != nil {
 		return nil, false, err
 	}
-	tok, err := svc.Wallet.NewToken(ctx, cit.ID)
+	// The demo phone: a device key registered for the citizen, and a token bound to it.
+	dk, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, false, err
 	}
-	w.Citizen = Citizen{ID: cit.ID, Name: cit.Name, DID: cit.HolderDID, Token: tok}
+	dev, tok, err := svc.Wallet.RegisterDevice(ctx, cit.ID, jose.JSONWebKey{Key: dk.Public()}, "demo phone")
+	if err != nil {
+		return nil, false, fmt.Errorf("demo device: %w", err)
+	}
+	priv, err := jose.JSONWebKey{Key: dk, Algorithm: "ES256"}.MarshalJSON()
+	if err != nil {
+		return nil, false, err
+	}
+	w.Citizen = Citizen{ID: cit.ID, Name: cit.Name, DID: cit.HolderDID, Token: tok, DeviceID: dev.ID, DeviceKey: priv}
 
 	dl, _ := issuer.LookupType("DrivingLicence")
 	counter := verifier.Counter{ID: CounterID, Name: "Traffic police counter 1", Type: dl.VCT,
@@ -168,7 +200,14 @@ func Seed(ctx context.Context, svc Services, dataDir, baseURL string) (w *World,
 	if err := svc.Verifier.SaveCounter(ctx, counter); err != nil {
 		return nil, false, err
 	}
-	w.Counter = Counter(counter)
+	w.Counter = Counter{ID: counter.ID, Name: counter.Name, Type: counter.Type, Disclose: counter.Disclose}
+
+	rp, tok, made, err := ensureService(ctx, svc.OpenID4VP, ServiceName)
+	if err != nil {
+		return nil, false, fmt.Errorf("demo service: %w", err)
+	}
+	created = created || made
+	w.Service = Service{ID: rp.ID, Name: rp.Name, Token: tok}
 	return w, created, write(file, w)
 }
 
@@ -184,8 +223,25 @@ func ensureAgency(ctx context.Context, svc *issuer.Service, name string, types [
 	return a, err == nil, err
 }
 
+// ensureService returns the online service called name with a new token, registering it
+// first if there is none.
+func ensureService(ctx context.Context, o *verifier.OpenID4VP, name string) (verifier.RelyingParty, string, bool, error) {
+	all, err := o.RelyingParties(ctx)
+	if err != nil {
+		return verifier.RelyingParty{}, "", false, err
+	}
+	for _, rp := range all {
+		if rp.Name == name {
+			tok, err := o.NewServiceToken(ctx, rp.ID)
+			return rp, tok.Token, false, err
+		}
+	}
+	rp, tok, err := o.AddRelyingParty(ctx, name)
+	return rp, tok.Token, err == nil, err
+}
+
 func (w *World) complete() bool {
-	return w.RootAuthority.DID != "" && w.RootAuthority.Token != "" && len(w.Agencies) == len(demoAgencies) && w.Citizen.Token != "" && w.Counter.ID != ""
+	return w.Service.Token != "" && w.RootAuthority.DID != "" && w.RootAuthority.Token != "" && len(w.Agencies) == len(demoAgencies) && w.Citizen.Token != "" && len(w.Citizen.DeviceKey) > 0 && w.Counter.ID != ""
 }
 
 // Load reads a demo world file.

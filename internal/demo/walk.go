@@ -20,6 +20,8 @@ import (
 // WalkResult is the output of the demo walk (a stable contract: later versions add fields,
 // never remove or rename them).
 type WalkResult struct {
+	// ID is the credential's id at the issuer (to revoke it, say).
+	ID         string          `json:"id"`
 	Credential string          `json:"credential"`
 	Issuer     string          `json:"issuer"`
 	Holder     string          `json:"holder"`
@@ -48,7 +50,7 @@ var DrivingLicenceClaims = map[string]any{
 // scans the PNG and the verifier answers.
 func Walk(ctx context.Context, hc *http.Client, server string, w *World, pngFile string) (*WalkResult, error) {
 	server = strings.TrimRight(server, "/")
-	c := client{hc: hc, base: server}
+	c := client{hc: hc, base: server, citizen: &w.Citizen}
 	psb, ok := w.Agency("DrivingLicence")
 	if !ok {
 		return nil, fmt.Errorf("demo world has no DrivingLicence agency")
@@ -105,7 +107,7 @@ func Walk(ctx context.Context, hc *http.Client, server string, w *World, pngFile
 	if err != nil {
 		return nil, fmt.Errorf("receipt: %w", err)
 	}
-	return &WalkResult{Credential: issued.Credential, Issuer: issued.Issuer, Holder: issued.Holder,
+	return &WalkResult{ID: issued.ID, Credential: issued.Credential, Issuer: issued.Issuer, Holder: issued.Holder,
 		QR: qr.QR, QRPNG: pngFile, Result: result, Receipt: receipt, LedgerKey: w.LedgerKey}, nil
 }
 
@@ -140,6 +142,8 @@ func (c client) waitReceipt(ctx context.Context, token, id string, limit time.Du
 type client struct {
 	hc   *http.Client
 	base string
+	// citizen, when set, signs every /bridge/ call with the demo phone's device key (DPoP).
+	citizen *Citizen
 }
 
 func (c client) do(ctx context.Context, method, path, token string, headers map[string]string, body, out any) error {
@@ -152,7 +156,12 @@ func (c client) do(ctx context.Context, method, path, token string, headers map[
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
+	switch {
+	case strings.HasPrefix(path, "/bridge/") && c.citizen != nil:
+		if err := c.citizen.Authorize(req, time.Now()); err != nil {
+			return err
+		}
+	case token != "":
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	for k, v := range headers {

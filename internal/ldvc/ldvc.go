@@ -131,6 +131,9 @@ type KeyFunc = func(verificationMethod string) (ed25519.PublicKey, error)
 //     type, created, verificationMethod, proofPurpose, proofValue →
 //     ErrMalformed; proofPurpose ProofPurpose → ErrSignature; the
 //     verificationMethod's DID is the issuer → ErrIssuerMismatch;
+//   - a credentialStatus needs ContextStatusV1, and its members count as defined
+//     only inside an entry of one of StatusTypes (and statusMessage's only inside
+//     statusMessage) → ErrUndefinedTerm;
 //   - aries strict JSON-LD validation with the offline loader → ErrUndefinedTerm;
 //   - aries proof verification with the key from keys → ErrSignature;
 //   - issuanceDate <= now → ErrNotYetValid; now < expirationDate → ErrExpired

@@ -21,6 +21,10 @@ const (
 	// and claim our agencies issue (see contexts/README.md). Its vocabulary
 	// is ContextLicenceV1 + "#" + term.
 	ContextLicenceV1 = "https://ezheng.dev/contexts/licence/v1"
+	// ContextStatusV1 is the W3C Bitstring Status List v1.0 context: it defines
+	// BitstringStatusListEntry, the credentialStatus our credentials carry
+	// (see StatusTypes).
+	ContextStatusV1 = "https://www.w3.org/ns/credentials/status/v1"
 
 	// contextCredentialsV2 is VCDM 2.0, which aries rejects; see ErrVCDM2.
 	contextCredentialsV2 = "https://www.w3.org/ns/credentials/v2"
@@ -34,6 +38,7 @@ var embedded = map[string]string{
 	ContextCredentialsV1:        "contexts/credentials-v1.jsonld",
 	ContextEd25519Signature2020: "contexts/ed25519-signature-2020-v1.jsonld",
 	ContextLicenceV1:            "contexts/licence-v1.jsonld",
+	ContextStatusV1:             "contexts/status-v1.jsonld",
 }
 
 // DocumentLoader is an offline JSON-LD document loader that serves only the

@@ -38,6 +38,13 @@ func precheck(doc map[string]any, withProof bool) (*checked, error) {
 	if err := checkContexts(doc["@context"]); err != nil {
 		return nil, err
 	}
+	if _, ok := doc["credentialStatus"]; ok {
+		// The entry's terms are scoped by its type in the status context; without that
+		// context they are undefined and the proof would not cover them.
+		if ctx, _ := doc["@context"].([]any); !slices.Contains(ctx, any(ContextStatusV1)) {
+			return nil, fmt.Errorf("%w: credentialStatus needs the @context %s", ErrUndefinedTerm, ContextStatusV1)
+		}
+	}
 	if _, ok := doc["credentialSchema"]; ok {
 		return nil, ErrCredentialSchema
 	}

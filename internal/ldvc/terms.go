@@ -90,6 +90,57 @@ func mustDefinedTerms() map[string]bool {
 	return terms
 }
 
+// StatusTypes are the credentialStatus entry types a credential may carry: the
+// types of ContextStatusV1 whose scoped context defines the entry's terms.
+var StatusTypes = []string{"BitstringStatusListEntry"}
+
+// scope is the terms a type-scoped context defines, and for each term with a
+// property-scoped context of its own, the scope of its values.
+type scope struct {
+	terms  map[string]bool
+	nested map[string]*scope
+}
+
+// statusScopes maps each of StatusTypes to the scope its type-scoped context in
+// ContextStatusV1 defines.
+var statusScopes = mustStatusScopes()
+
+func mustStatusScopes() map[string]*scope {
+	raw, _ := ContextDocument(ContextStatusV1)
+	var doc struct {
+		Context map[string]any `json:"@context"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		panic(fmt.Sprintf("ldvc: embedded status context: %v", err))
+	}
+	var scopeOf func(ctx map[string]any) *scope
+	scopeOf = func(ctx map[string]any) *scope {
+		sc := &scope{terms: map[string]bool{}, nested: map[string]*scope{}}
+		for k, def := range ctx {
+			if strings.HasPrefix(k, "@") {
+				continue
+			}
+			sc.terms[k] = true
+			if d, ok := def.(map[string]any); ok {
+				if inner, ok := d["@context"].(map[string]any); ok {
+					sc.nested[k] = scopeOf(inner)
+				}
+			}
+		}
+		return sc
+	}
+	out := map[string]*scope{}
+	for _, typ := range StatusTypes {
+		def, _ := doc.Context[typ].(map[string]any)
+		ctx, ok := def["@context"].(map[string]any)
+		if !ok {
+			panic(fmt.Sprintf("ldvc: embedded status context does not scope %s", typ))
+		}
+		out[typ] = scopeOf(ctx)
+	}
+	return out
+}
+
 // checkTerms walks the credential (except @context and proof, which
 // precheck handles) and requires every member name to be a term defined by
 // our contexts and every nested "type" value to be one of our types.
@@ -100,14 +151,26 @@ func mustDefinedTerms() map[string]bool {
 // the signed RDF dataset (TestVerifyRejects "undefined term inside array").
 // Rejecting keywords and compact/absolute IRIs as member names keeps the
 // accepted language to exactly what the contexts define.
-func checkTerms(v any, top bool) error {
+//
+// The terms a type-scoped context of the status context defines (statusPurpose, ...) are
+// accepted only in an object of that type (a credentialStatus entry), and the terms of a
+// property-scoped context inside it (statusMessage's status and message) only in that
+// property's values: in is the scope the enclosing property opened, nil for none.
+func checkTerms(v any, top bool) error { return checkScoped(v, top, nil) }
+
+func checkScoped(v any, top bool, in *scope) error {
 	switch t := v.(type) {
 	case map[string]any:
+		sc := in
+		if typ, ok := t["type"].(string); ok && !top && statusScopes[typ] != nil {
+			sc = statusScopes[typ]
+		}
 		for k, e := range t {
 			if top && (k == "@context" || k == "proof") {
 				continue
 			}
-			if !definedTerms[k] {
+			inScope := sc != nil && sc.terms[k]
+			if !definedTerms[k] && !inScope {
 				return fmt.Errorf("%w: %q", ErrUndefinedTerm, k)
 			}
 			if k == "type" && !top {
@@ -115,13 +178,19 @@ func checkTerms(v any, top bool) error {
 					return err
 				}
 			}
-			if err := checkTerms(e, false); err != nil {
+			// A type-scoped context does not reach nested objects (JSON-LD 1.1: it is
+			// not propagated); a property-scoped one does, for that property's values.
+			var next *scope
+			if inScope {
+				next = sc.nested[k]
+			}
+			if err := checkScoped(e, false, next); err != nil {
 				return err
 			}
 		}
 	case []any:
 		for _, e := range t {
-			if err := checkTerms(e, false); err != nil {
+			if err := checkScoped(e, false, in); err != nil {
 				return err
 			}
 		}
@@ -136,7 +205,7 @@ func checkNestedTypes(v any) error {
 	}
 	for _, e := range list {
 		s, _ := e.(string)
-		if !slices.Contains(ourTypes, s) {
+		if !slices.Contains(ourTypes, s) && statusScopes[s] == nil {
 			return fmt.Errorf("%w: type %q", ErrUndefinedTerm, s)
 		}
 	}

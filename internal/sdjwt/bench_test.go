@@ -112,3 +112,19 @@ func BenchmarkECDSAP256Verify(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkIssuer is BenchmarkIssue through an Issuer (header encoded once, Ed25519 signed
+// directly), the bulk path.
+func BenchmarkIssuer(b *testing.B) {
+	issuer, holder := edParty(1), edParty(2)
+	is, err := NewIssuer(issuer.priv, TypeSDJWTVC, "issuer-1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	claims := testClaims(holder.pub)
+	for b.Loop() {
+		if _, err := is.Issue(claims, testDisclosable, 0, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

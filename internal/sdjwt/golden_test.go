@@ -2,6 +2,9 @@ package sdjwt
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"flag"
 	"os"
@@ -177,5 +180,83 @@ func TestGoldenFilesHaveNoNewline(t *testing.T) {
 		if bytes.ContainsAny(b, "\r\n \t") {
 			t.Errorf("testdata/%s contains white space", name)
 		}
+	}
+}
+
+// TestIssuerMatchesIssue: an Issuer gives byte for byte what Issue gives (the golden file) for
+// an Ed25519 key, and a P-256 Issuer's credentials verify; it refuses a key-binding typ.
+func TestIssuerMatchesIssue(t *testing.T) {
+	issuer, holder := edParty(1), edParty(2)
+	is, err := NewIssuer(issuer.priv, TypeSDJWTVC, "issuer-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := is.Issue(testClaims(holder.pub), testDisclosable, 2, fixedReader(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := goldenIssue(t); got != want {
+		t.Fatalf("Issuer.Issue:\n%s\nIssue:\n%s", got, want)
+	}
+
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	is, err = NewIssuer(ec, TypeSDJWTVC, "issuer-ec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := is.Issue(testClaims(holder.pub), testDisclosable, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd, err := Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sd.VerifyIssuer(&ec.PublicKey); err != nil {
+		t.Fatalf("P-256 Issuer credential: %v", err)
+	}
+	if sd.Header["kid"] != "issuer-ec" || sd.Header["typ"] != TypeSDJWTVC {
+		t.Fatalf("header %v", sd.Header)
+	}
+	if _, err := NewIssuer(issuer.priv, TypeKB, ""); err == nil {
+		t.Fatal("NewIssuer accepted typ kb+jwt")
+	}
+}
+
+// TestVerifyKeepsItsOwnCopy: what a caller does to the decoded fields of a parsed SD-JWT,
+// or to the claims VerifyIssuer returned, never reaches what the verify methods see.
+func TestVerifyKeepsItsOwnCopy(t *testing.T) {
+	issuer := edParty(1)
+	sd, err := Parse(goldenIssue(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := sd.VerifyIssuer(issuer.priv.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd.Payload["iss"] = "https://forged.example"
+	sd.Payload["cnf"].(map[string]any)["jwk"] = "forged"
+	for i := range sd.Disclosures {
+		sd.Disclosures[i].Value = "forged"
+		sd.Disclosures[i].Name = "forged"
+	}
+	want["given_name"] = "forged"
+	want["address"].(map[string]any)["locality"] = "forged"
+	got, err := sd.VerifyIssuer(issuer.priv.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["iss"] != "https://issuer.example.gov.tw" || got["given_name"] != "Mei" {
+		t.Fatalf("a change to the decoded fields reached VerifyIssuer: %v", got)
+	}
+	if jwk, _ := got["cnf"].(map[string]any)["jwk"].(map[string]any); jwk == nil {
+		t.Fatalf("cnf = %v", got["cnf"])
+	}
+	if got["address"].(map[string]any)["locality"] != "Taipei" {
+		t.Fatalf("a change to earlier claims reached VerifyIssuer: %v", got["address"])
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -108,81 +109,20 @@ func Issue(signer jose.Signer, claims map[string]any, disclosable []string, deco
 	if typ := signerTyp(signer); typ != TypeSDJWTVC && typ != TypeSDJWTVCLegacy {
 		return "", fmt.Errorf("sdjwt: issue: signer typ is %q, want %q", typ, TypeSDJWTVC)
 	}
-	if len(disclosable) > MaxDisclosures {
-		return "", fmt.Errorf("%w: issue: %d disclosable claims, limit %d", ErrTooLarge, len(disclosable), MaxDisclosures)
-	}
-	if decoys < 0 || decoys > MaxDisclosures {
-		return "", fmt.Errorf("sdjwt: issue: decoys must be in [0, %d], got %d", MaxDisclosures, decoys)
-	}
-	if rnd == nil {
-		rnd = rand.Reader
-	}
-
-	// Round-trip the claims through JSON: this copies them (the caller's map is untouched),
-	// normalises them to the types Parse produces, and applies the same depth limit.
-	raw, err := encodeJSON(claims)
+	payload, encoded, err := build(claims, disclosable, decoys, rnd)
 	if err != nil {
-		return "", fmt.Errorf("sdjwt: issue: claims do not encode as JSON: %w", err)
+		return "", err
 	}
-	payload, err := decodeObject(raw, "claims")
+	compact, err := signCompact(signer, payload)
 	if err != nil {
-		return "", fmt.Errorf("sdjwt: issue: %w", err)
+		return "", err
 	}
-	for _, k := range []string{sdKey, sdAlgKey, ellipsisKey} {
-		if _, ok := payload[k]; ok {
-			return "", fmt.Errorf("sdjwt: issue: claims must not contain %q", k)
-		}
-	}
-	if p := findSDKeys(payload, ""); p != "" {
-		return "", fmt.Errorf("sdjwt: issue: claims must not contain %q (nested selective disclosure is not supported)", strings.TrimPrefix(p, "."))
-	}
+	return joinIssued(compact, encoded)
+}
 
-	digests := make([]string, 0, len(disclosable)+decoys)
-	encoded := make([]string, 0, len(disclosable))
-	seen := make(map[string]bool, len(disclosable))
-	for _, name := range disclosable {
-		if reserved[name] {
-			return "", fmt.Errorf("sdjwt: issue: claim %q must not be selectively disclosable", name)
-		}
-		if seen[name] {
-			return "", fmt.Errorf("sdjwt: issue: claim %q listed twice in disclosable", name)
-		}
-		seen[name] = true
-		value, ok := payload[name]
-		if !ok {
-			return "", fmt.Errorf("sdjwt: issue: disclosable claim %q not in claims", name)
-		}
-		salt, err := randomB64(rnd)
-		if err != nil {
-			return "", fmt.Errorf("sdjwt: issue: salt for %q: %w", name, err)
-		}
-		arr, err := encodeJSON([]any{salt, name, value})
-		if err != nil {
-			return "", fmt.Errorf("sdjwt: issue: disclosure for %q: %w", name, err)
-		}
-		e := b64.EncodeToString(arr)
-		encoded = append(encoded, e)
-		digests = append(digests, digest(e))
-		delete(payload, name)
-	}
-	for i := 0; i < decoys; i++ {
-		r, err := randomB64(rnd)
-		if err != nil {
-			return "", fmt.Errorf("sdjwt: issue: decoy: %w", err)
-		}
-		digests = append(digests, digest(r))
-	}
-	slices.Sort(digests) // hides the order of the claims and which digests are decoys
-	if len(digests) > 0 {
-		payload[sdKey] = digests
-	}
-	payload[sdAlgKey] = sdAlg
-
-	body, err := encodeJSON(payload)
-	if err != nil {
-		return "", fmt.Errorf("sdjwt: issue: %w", err)
-	}
-	jws, err := signer.Sign(body)
+// signCompact signs payload with signer into a compact JWS.
+func signCompact(signer jose.Signer, payload []byte) (string, error) {
+	jws, err := signer.Sign(payload)
 	if err != nil {
 		return "", fmt.Errorf("sdjwt: issue: sign: %w", err)
 	}
@@ -190,16 +130,117 @@ func Issue(signer jose.Signer, claims map[string]any, disclosable []string, deco
 	if err != nil {
 		return "", fmt.Errorf("sdjwt: issue: serialize: %w", err)
 	}
+	return compact, nil
+}
 
+// build makes the payload and the encoded disclosures of Issue (whose documentation covers its
+// arguments and errors), ready to sign.
+func build(claims map[string]any, disclosable []string, decoys int, rnd io.Reader) (payload []byte, encoded []string, err error) {
+	if len(disclosable) > MaxDisclosures {
+		return nil, nil, fmt.Errorf("%w: issue: %d disclosable claims, limit %d", ErrTooLarge, len(disclosable), MaxDisclosures)
+	}
+	if decoys < 0 || decoys > MaxDisclosures {
+		return nil, nil, fmt.Errorf("sdjwt: issue: decoys must be in [0, %d], got %d", MaxDisclosures, decoys)
+	}
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	if claims == nil {
+		return nil, nil, fmt.Errorf("%w: issue: claims: not a JSON object", ErrSyntax)
+	}
+	// The claims as they will be hashed and signed (see canonicalize): the caller's map is never
+	// modified; the top level is copied because disclosed claims leave it.
+	c, _, err := canonicalize(claims, 1)
+	if err != nil {
+		if errors.Is(err, ErrTooLarge) || errors.Is(err, ErrSyntax) {
+			return nil, nil, fmt.Errorf("sdjwt: issue: %w", err)
+		}
+		return nil, nil, fmt.Errorf("sdjwt: issue: claims do not encode as JSON: %w", err)
+	}
+	top, ok := c.(map[string]any)
+	if !ok {
+		return nil, nil, fmt.Errorf("%w: issue: claims: not a JSON object", ErrSyntax)
+	}
+	for _, k := range []string{sdKey, sdAlgKey, ellipsisKey} {
+		if _, ok := top[k]; ok {
+			return nil, nil, fmt.Errorf("sdjwt: issue: claims must not contain %q", k)
+		}
+	}
+	for _, v := range top {
+		if hasSDKeys(v) {
+			p := findSDKeys(top, "")
+			return nil, nil, fmt.Errorf("sdjwt: issue: claims must not contain %q (nested selective disclosure is not supported)", strings.TrimPrefix(p, "."))
+		}
+	}
+	payloadClaims := make(map[string]any, len(top)+2)
+	for k, v := range top {
+		payloadClaims[k] = v
+	}
+
+	// All the randomness in one read: the salts in order, then the decoys.
+	rb := make([]byte, saltBytes*(len(disclosable)+decoys))
+	if _, err := io.ReadFull(rnd, rb); err != nil {
+		return nil, nil, fmt.Errorf("sdjwt: issue: salts: %w", err)
+	}
+	digests := make([]string, 0, len(disclosable)+decoys)
+	encoded = make([]string, 0, len(disclosable))
+	var buf []byte
+	for i, name := range disclosable {
+		if reserved[name] {
+			return nil, nil, fmt.Errorf("sdjwt: issue: claim %q must not be selectively disclosable", name)
+		}
+		value, ok := payloadClaims[name]
+		if !ok {
+			if slices.Contains(disclosable[:i], name) {
+				return nil, nil, fmt.Errorf("sdjwt: issue: claim %q listed twice in disclosable", name)
+			}
+			return nil, nil, fmt.Errorf("sdjwt: issue: disclosable claim %q not in claims", name)
+		}
+		// [salt, name, value], as encodeJSON writes it.
+		buf = append(buf[:0], '[', '"')
+		buf = b64.AppendEncode(buf, rb[i*saltBytes:(i+1)*saltBytes])
+		buf = append(buf, '"', ',')
+		buf = appendString(buf, name)
+		buf = append(buf, ',')
+		buf = appendJSON(buf, value)
+		buf = append(buf, ']')
+		e := b64.EncodeToString(buf)
+		encoded = append(encoded, e)
+		digests = append(digests, digest(e))
+		delete(payloadClaims, name)
+	}
+	for i := range decoys {
+		off := (len(disclosable) + i) * saltBytes
+		digests = append(digests, digest(b64.EncodeToString(rb[off:off+saltBytes])))
+	}
+	slices.Sort(digests) // hides the order of the claims and which digests are decoys
+	if len(digests) > 0 {
+		sd := make([]any, len(digests))
+		for i, d := range digests {
+			sd[i] = d
+		}
+		payloadClaims[sdKey] = sd
+	}
+	payloadClaims[sdAlgKey] = sdAlg
+	return appendJSON(nil, payloadClaims), encoded, nil
+}
+
+// joinIssued appends the encoded disclosures to the issuer-signed JWT: "<jws>~<d1>~...~<dN>~".
+func joinIssued(jws string, encoded []string) (string, error) {
+	n := len(jws) + 1
+	for _, e := range encoded {
+		n += len(e) + 1
+	}
+	if n > MaxSize {
+		return "", fmt.Errorf("%w: issue: SD-JWT is %d bytes, limit %d", ErrTooLarge, n, MaxSize)
+	}
 	var b strings.Builder
-	b.WriteString(compact)
+	b.Grow(n)
+	b.WriteString(jws)
 	b.WriteByte('~')
 	for _, e := range encoded {
 		b.WriteString(e)
 		b.WriteByte('~')
-	}
-	if b.Len() > MaxSize {
-		return "", fmt.Errorf("%w: issue: SD-JWT is %d bytes, limit %d", ErrTooLarge, b.Len(), MaxSize)
 	}
 	return b.String(), nil
 }
@@ -284,4 +325,63 @@ func Present(issued string, keep []string, kbSigner jose.Signer, aud, nonce stri
 		return "", fmt.Errorf("%w: present: %d bytes, limit %d", ErrTooLarge, len(out), MaxSize)
 	}
 	return out, nil
+}
+
+// Issuer issues SD-JWTs with one key: Issuer.Issue gives exactly what Issue gives with the
+// signer NewSigner(key, typ, kid) returns, and is made for issuing many. For an Ed25519 key it
+// encodes the protected header once and signs with crypto/ed25519 directly (the result is the
+// same, Ed25519 being deterministic); other keys go through go-jose. An Issuer is safe for
+// concurrent use.
+type Issuer struct {
+	prefix string // base64url(protected header) + "."
+	ed     ed25519.PrivateKey
+
+	mu     sync.Mutex // guards signer: go-jose does not promise its signers are safe for concurrent use
+	signer jose.Signer
+}
+
+// NewIssuer returns an Issuer for key with the protected header parameters typ and kid, as
+// NewSigner does; typ must be TypeSDJWTVC or TypeSDJWTVCLegacy.
+func NewIssuer(key crypto.Signer, typ, kid string) (*Issuer, error) {
+	if typ != TypeSDJWTVC && typ != TypeSDJWTVCLegacy {
+		return nil, fmt.Errorf("sdjwt: new issuer: typ is %q, want %q", typ, TypeSDJWTVC)
+	}
+	signer, err := NewSigner(key, typ, kid)
+	if err != nil {
+		return nil, err
+	}
+	// The protected header exactly as go-jose writes it: the first part of any JWS it signs.
+	compact, err := signCompact(signer, []byte("{}"))
+	if err != nil {
+		return nil, err
+	}
+	is := &Issuer{prefix: compact[:strings.IndexByte(compact, '.')+1], signer: signer}
+	if k, ok := key.(ed25519.PrivateKey); ok {
+		is.ed = k
+	}
+	return is, nil
+}
+
+// Issue is Issue (the function) with the Issuer's key.
+func (is *Issuer) Issue(claims map[string]any, disclosable []string, decoys int, rnd io.Reader) (string, error) {
+	payload, encoded, err := build(claims, disclosable, decoys, rnd)
+	if err != nil {
+		return "", err
+	}
+	if is.ed == nil {
+		is.mu.Lock()
+		compact, err := signCompact(is.signer, payload)
+		is.mu.Unlock()
+		if err != nil {
+			return "", err
+		}
+		return joinIssued(compact, encoded)
+	}
+	in := make([]byte, 0, len(is.prefix)+b64.EncodedLen(len(payload))+1+b64.EncodedLen(ed25519.SignatureSize))
+	in = append(in, is.prefix...)
+	in = b64.AppendEncode(in, payload)
+	sig := ed25519.Sign(is.ed, in)
+	in = append(in, '.')
+	in = b64.AppendEncode(in, sig)
+	return joinIssued(string(in), encoded)
 }

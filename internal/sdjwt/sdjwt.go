@@ -112,9 +112,11 @@ type Disclosure struct {
 // SDJWT is a parsed SD-JWT or SD-JWT+KB (a presentation with a Key Binding JWT), checked for
 // syntax only: nothing in it is authenticated until VerifyIssuer and VerifyKeyBinding succeed.
 //
-// The verify methods work from IssuerJWT, Disclosures[i].Encoded and KeyBinding and re-decode
-// them, so the decoded fields are for display and routing only. Methods do not modify the
-// value; it is safe for concurrent use as long as nobody modifies it.
+// The verify methods work from IssuerJWT, Disclosures[i].Encoded and KeyBinding, never from
+// the exported decoded fields, which are for display and routing only: for the strings Parse
+// read they use the private copy Parse decoded alongside (so nothing is decoded twice), and
+// they decode any other string anew. Methods do not modify the value; it is safe for
+// concurrent use as long as nobody modifies it.
 type SDJWT struct {
 	// IssuerJWT is the issuer-signed JWT in JWS compact serialization.
 	IssuerJWT string
@@ -127,6 +129,17 @@ type SDJWT struct {
 	Disclosures []Disclosure
 	// KeyBinding is the Key Binding JWT in compact serialization, "" if absent.
 	KeyBinding string
+
+	own *decoded // what Parse decoded, beyond the reach of callers
+}
+
+// decoded is Parse's own copy of what it decoded, with the strings it decoded them from.
+type decoded struct {
+	issuerJWT          string
+	header, payload    map[string]any
+	disclosures        []Disclosure
+	keyBinding         string
+	kbHeader, kbClaims map[string]any
 }
 
 // Parse splits and decodes s, an SD-JWT ("<jws>~<d1>~...~<dN>~") or SD-JWT+KB
@@ -177,12 +190,38 @@ func Parse(s string) (*SDJWT, error) {
 		sd.Disclosures = append(sd.Disclosures, d)
 	}
 
+	own := &decoded{issuerJWT: sd.IssuerJWT, header: cloneJSON(sd.Header).(map[string]any), payload: cloneJSON(sd.Payload).(map[string]any),
+		keyBinding: sd.KeyBinding}
+	for _, d := range sd.Disclosures {
+		d.Value = cloneJSON(d.Value)
+		own.disclosures = append(own.disclosures, d)
+	}
 	if sd.KeyBinding != "" {
-		if _, _, err := parseJWT(sd.KeyBinding, "KB-JWT"); err != nil {
+		if own.kbHeader, own.kbClaims, err = parseJWT(sd.KeyBinding, "KB-JWT"); err != nil {
 			return nil, err
 		}
 	}
+	sd.own = own
 	return sd, nil
+}
+
+// cloneJSON deep-copies a decoded JSON value (maps and slices; the rest is immutable).
+func cloneJSON(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		c := make(map[string]any, len(t))
+		for k, e := range t {
+			c[k] = cloneJSON(e)
+		}
+		return c
+	case []any:
+		c := make([]any, len(t))
+		for i, e := range t {
+			c[i] = cloneJSON(e)
+		}
+		return c
+	}
+	return v
 }
 
 // parseJWT splits a compact JWS and decodes its protected header and payload, both of which must
@@ -321,4 +360,15 @@ func (s *SDJWT) sdPart() string {
 // disclosure's digest.
 func SDHash(s string) string {
 	return digest(s)
+}
+
+// AnchoredForm returns the bytes ezheng anchors for a credential: for an SD-JWT (with or
+// without disclosures and key binding) its issuer-signed JWT, which commits to the digest of
+// every disclosure, so the credential as issued and every presentation of it, whatever
+// disclosures it keeps, share one anchor; for any other text (no '~'), the text itself.
+func AnchoredForm(s string) []byte {
+	if i := strings.IndexByte(s, '~'); i >= 0 {
+		return []byte(s[:i])
+	}
+	return []byte(s)
 }

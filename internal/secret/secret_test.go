@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestToken(t *testing.T) {
@@ -22,5 +23,24 @@ func TestToken(t *testing.T) {
 	}
 	if id := ID("cred"); !strings.HasPrefix(id, "cred_") || len(id) != 5+22 {
 		t.Fatalf("id %q", id)
+	}
+}
+
+// TestSortableID: ids sort by their time, to the millisecond, and differ within one.
+func TestSortableID(t *testing.T) {
+	t0 := time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
+	prev := ""
+	for i := range 1000 {
+		id := SortableID("cred", t0.Add(time.Duration(i)*time.Millisecond))
+		if !strings.HasPrefix(id, "cred_") || len(id) != 5+22 {
+			t.Fatalf("id %q", id)
+		}
+		if id <= prev {
+			t.Fatalf("%q made after %q sorts before it", id, prev)
+		}
+		prev = id
+	}
+	if SortableID("x", t0) == SortableID("x", t0) {
+		t.Fatal("two ids of one millisecond alike")
 	}
 }

@@ -1,10 +1,13 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/json"
+	"net/http"
 	"testing"
 	"time"
 
@@ -132,4 +135,43 @@ func BenchmarkIssuerAnchoring(b *testing.B) {
 		b.Fatalf("anchored %d of %d: %v", n, b.N, err)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "credentials/s")
+}
+
+// BenchmarkVerifyCounterQRHTTP is BenchmarkVerifyCounterQR over HTTP on 127.0.0.1 from
+// GOMAXPROCS×4 concurrent clients: what a counter fleet costs the server per scan, with the
+// HTTP stack, JSON, the online checks and the verification record (group commit).
+func BenchmarkVerifyCounterQRHTTP(b *testing.B) {
+	f, cit, id := benchFixture(b)
+	ctx := context.Background()
+	p, err := f.srv.Wallet.Present(ctx, cit, id, counterClaims, f.world.Counter.ID)
+	if err != nil {
+		b.Fatal(err)
+	}
+	body, _ := json.Marshal(map[string]any{"qr": p.Text, "counter": f.world.Counter.ID})
+	url := f.url + "/verifier/v1/verify"
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	b.SetParallelism(4)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := client.Post(url, "application/json", bytes.NewReader(body))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			var res struct {
+				Valid  bool
+				Checks []struct {
+					Name, Reason string
+					OK           bool
+				}
+			}
+			err = json.NewDecoder(resp.Body).Decode(&res)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != http.StatusOK || !res.Valid {
+				b.Errorf("HTTP %d, valid %v, %v: %+v", resp.StatusCode, res.Valid, err, res.Checks)
+				return
+			}
+		}
+	})
 }

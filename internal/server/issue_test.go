@@ -118,9 +118,9 @@ func TestBridgeBadInput(t *testing.T) {
 		status      int
 		ptype       string
 	}{
-		{"no token", "", map[string]any{"credential": mine}, 401, "/problems/unauthorized"},
-		{"agency token at the bridge", f.token("DrivingLicence"), map[string]any{"credential": mine}, 401, "/problems/unauthorized"},
-		{"tampered disclosure", tok, map[string]any{"credential": tampered}, 422, "/problems/invalid-credential"},
+		{"no token", "", map[string]any{"credential": mine}, 401, "/problems/dpop-required"}, // the bridge takes DPoP-bound tokens only
+		{"agency token at the bridge", f.token("DrivingLicence"), map[string]any{"credential": mine}, 401, "/problems/dpop-required"},
+		{"tampered disclosure", tok, map[string]any{"credential": tampered}, 422, "/problems/credential-not-trusted"}, // the signature check fails
 		{"bound to another holder", tok, map[string]any{"credential": notMine}, 422, "/problems/credential-not-bound"},
 		{"from an issuer whose signature does not hold", tok, map[string]any{"credential": strings.Replace(mine, ".", ".e30", 1)}, 422, "/problems/invalid-credential"},
 		{"a presentation instead of a credential", tok, map[string]any{"credential": f.present(notMine, counterClaims, nil, "x")}, 422, "/problems/invalid-credential"},
@@ -150,12 +150,7 @@ func TestBridgeBadInput(t *testing.T) {
 	}
 	var held struct{ ID string }
 	json.Unmarshal(r.body, &held)
-	ctx := t.Context()
-	other, err := f.srv.Wallet.CreateCitizen(ctx, "Li Si")
-	if err != nil {
-		t.Fatal(err)
-	}
-	otherTok, _ := f.srv.Wallet.NewToken(ctx, other.ID)
+	otherTok := f.newCitizen("Li Si").Token // a citizen with a device of their own (DPoP)
 	qrBody := map[string]any{"disclose": counterClaims}
 	if r := f.doJSON(http.MethodPost, "/bridge/v1/credentials/"+held.ID+"/qr", otherTok, qrBody); r.status != 404 {
 		t.Fatalf("another citizen made a QR of it: HTTP %d", r.status)

@@ -5,6 +5,8 @@ package server
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,11 +17,13 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/ezheng/ezheng/did"
 	"github.com/ezheng/ezheng/did/didhttp"
 	"github.com/ezheng/ezheng/did/ledger"
 	"github.com/ezheng/ezheng/did/ledgerhttp"
+	"github.com/ezheng/ezheng/internal/dpop"
 	"github.com/ezheng/ezheng/internal/keys"
 	"github.com/ezheng/ezheng/internal/problem"
 	"github.com/ezheng/ezheng/internal/safehttp"
@@ -29,6 +33,7 @@ import (
 	"github.com/ezheng/ezheng/issuer/issuerstore"
 	mobilebridge "github.com/ezheng/ezheng/mobile-bridge"
 	"github.com/ezheng/ezheng/verifier"
+	"github.com/ezheng/ezheng/verifier/bundle"
 	"github.com/ezheng/ezheng/verifier/verifierhttp"
 	"github.com/ezheng/ezheng/verifier/verifierstore"
 	"github.com/ezheng/ezheng/wallet"
@@ -54,6 +59,23 @@ type Config struct {
 	// PublicURL is the base URL clients reach the server at, without a trailing slash: the
 	// OpenID4VCI credential issuer identifier and the base of status list URLs.
 	PublicURL string
+	// DPoPNonces makes the bridge require a server nonce in every DPoP proof (RFC 9449 §8):
+	// a proof without a current one gets 401 use-dpop-nonce with a DPoP-Nonce header to retry
+	// with. Off by default.
+	DPoPNonces bool
+	// VerifierPolicies is a directory of verification policy files (YAML or JSON) added to
+	// the built-in ones (a file may replace a built-in policy of the same name); "" for none.
+	VerifierPolicies string
+	// WalletControl configures the wallet's presentation history, backups (the Argon2id cost)
+	// and notifications; the zero value means the defaults.
+	WalletControl wallet.ControlConfig
+	// EventHeartbeat is how often the bridge's event stream sends a heartbeat;
+	// mobilebridge.DefaultHeartbeat when zero.
+	EventHeartbeat time.Duration
+	// CredentialWatch is how often the wallet checks the status lists and expiry of the
+	// credentials it holds, notifying citizens of changes; DefaultCredentialWatch when zero,
+	// never when negative.
+	CredentialWatch time.Duration
 }
 
 // Defaults for Config.
@@ -62,6 +84,8 @@ const (
 	DefaultAnchorInterval = 200 * time.Millisecond
 	DefaultAnchorBatch    = 10000
 	DefaultRootAuthority  = "City Data Bureau (root authority)"
+	// DefaultCredentialWatch is how often held credentials' status is checked.
+	DefaultCredentialWatch = 10 * time.Minute
 )
 
 // Validate checks the configuration.
@@ -91,8 +115,12 @@ type Server struct {
 	Wallet   *wallet.Service
 	Verifier *verifier.Service
 	Ledger   *ledger.Ledger
+	// Bundles exports the verifier's offline trust bundles (bundle.go).
+	Bundles *bundle.Exporter
 	// LedgerKey is the ledger's checkpoint verifier key in note-verifier form.
 	LedgerKey string
+	// OpenID4VP is the OpenID4VP verifier (oid4vp.go).
+	OpenID4VP *verifier.OpenID4VP
 
 	cfg        Config
 	issuerDB   *issuerstore.Store
@@ -104,7 +132,7 @@ type Server struct {
 
 // Rules is every component's problem mapping, most specific first.
 func Rules() [][]problem.Rule {
-	return [][]problem.Rule{issuerhttp.Rules, mobilebridge.Rules, verifierhttp.Rules, ledgerhttp.Rules}
+	return [][]problem.Rule{issuerhttp.Rules, mobilebridge.Rules, mobilebridge.DeviceKeyRules, mobilebridge.CitizenRules, mobilebridge.ShareRules, verifierhttp.OpenID4VPRules, verifierhttp.Rules, ledgerhttp.Rules}
 }
 
 // New opens the component databases under cfg.DataDir (creating it with mode 0700) and wires
@@ -187,15 +215,36 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	// A demo server on a loopback address lets its own wallet fetch http://127.0.0.1 offers;
 	// anywhere else the wallet reaches only public https issuers.
 	devLoopback := isLoopbackHTTP(cfg.PublicURL)
+	// Citizen accounts (issue #5): phone numbers, codes and audit subjects are HMACed under a
+	// key derived from the master key. One-time codes go to the dev outbox (logged; readable
+	// at GET /bridge/v1/dev/outbox on a loopback demo server only): a real deployment plugs
+	// in an SMS CodeSender and a national real-name IdentityProofer here.
+	accountSecret, err := hkdf.Key(sha256.New, cfg.MasterKey, nil, "ezheng/wallet/accounts/v1", 32)
+	if err != nil {
+		return nil, err
+	}
+	outbox := wallet.NewDevOutbox(log.With("component", "wallet"), cfg.Now)
 	if s.Wallet, err = wallet.New(wallet.Config{Store: s.walletDB, Sealer: walletSealer, Resolver: resolver, Logger: log.With("component", "wallet"),
-		Now: cfg.Now, QRValidity: cfg.QRValidity, HTTPClient: safehttp.Client(devLoopback), AllowLoopbackHTTP: devLoopback}); err != nil {
+		AccountSecret: accountSecret, Proofer: wallet.DemoProofer{}, Codes: outbox,
+		Now: cfg.Now, QRValidity: cfg.QRValidity, HTTPClient: safehttp.Client(devLoopback), AllowLoopbackHTTP: devLoopback, Control: cfg.WalletControl,
+		// Every credential the wallet receives is checked by the verifier's engine, and its
+		// anchor receipt fetched from the issuer by digest and verified (walletcheck.go).
+		Checker: walletChecker{s}, Anchors: wallet.AnchorConfig{Receipts: walletReceipts{s.Issuer}, LedgerKeys: note.VerifierList(noteVerifier)}}); err != nil {
 		return nil, err
 	}
 	// The verifier fetches status lists over HTTP, caching them for their max-age unless the
 	// ledger holds a newer digest (a revocation shows at once).
 	statusLists := anchoredStatusLists{verifier.NewStatusFetcher(verifier.StatusFetcherConfig{Client: safehttp.Client(devLoopback), Now: cfg.Now}), s.Ledger}
+	policies := verifier.BuiltinPolicies()
+	if cfg.VerifierPolicies != "" {
+		extra, err := verifier.LoadPolicies(os.DirFS(cfg.VerifierPolicies))
+		if err != nil {
+			return nil, fmt.Errorf("verifier policies %s: %w", cfg.VerifierPolicies, err)
+		}
+		policies = policies.With(extra)
+	}
 	if s.Verifier, err = verifier.New(verifier.Config{Store: s.verifierDB, Trust: s.Ledger, Resolver: resolver, Logger: log.With("component", "verifier"), Now: cfg.Now, QRMaxAge: cfg.QRValidity,
-		StatusLists: statusLists}); err != nil {
+		StatusLists: statusLists, LedgerKeys: note.VerifierList(noteVerifier), Anchors: issuerAnchors{s.Issuer}, Policies: policies}); err != nil {
 		return nil, err
 	}
 
@@ -204,13 +253,55 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Mapper:  problem.NewMapper(Rules()...),
 		OpenAPI: OpenAPI,
 		Ready:   s.ready,
+		// Problem titles on /bridge/ routes follow Accept-Language (en, zh-CN).
+		Localize: mobilebridge.LocalizeProblem,
 	})
 	issuerhttp.Register(s.Echo, s.Issuer)
 	issuerhttp.RegisterOpenID4VCI(s.Echo, s.Issuer)
-	mobilebridge.Register(s.Echo, s.Wallet)
+	// Credentials stored before per-citizen data keys are re-sealed with them (idempotent).
+	if _, err := s.Wallet.ResealAll(ctx); err != nil {
+		return nil, fmt.Errorf("wallet: re-seal: %w", err)
+	}
+	dpopCfg := dpop.Config{Replay: s.Wallet.ReplayCache(), Now: cfg.Now}
+	if cfg.DPoPNonces {
+		nonceKey, err := hkdf.Key(sha256.New, cfg.MasterKey, nil, "ezheng/bridge/dpop-nonce/v1", 32)
+		if err != nil {
+			return nil, err
+		}
+		if dpopCfg.Nonces, err = dpop.NewNonces(nonceKey, 0, cfg.Now); err != nil {
+			return nil, err
+		}
+	}
+	dpopVerifier, err := dpop.NewVerifier(dpopCfg)
+	if err != nil {
+		return nil, err
+	}
+	bridgeCfg := mobilebridge.Config{PublicURL: cfg.PublicURL, DPoP: dpopVerifier}
+	if devLoopback {
+		bridgeCfg.Outbox = outbox
+	}
+	if err := mobilebridge.Register(s.Echo, s.Wallet, bridgeCfg); err != nil {
+		return nil, err
+	}
+	if err := mobilebridge.RegisterShare(s.Echo, s.Wallet, s.Wallet, bridgeCfg); err != nil {
+		return nil, err
+	}
+	// History, backup/restore and the notification stream (issue #5, "The citizen stays in
+	// control"). Streams end when ctx (the serve context) is cancelled or at Close.
+	if err := mobilebridge.RegisterCitizen(s.Echo, s.Wallet, bridgeCfg, mobilebridge.CitizenConfig{Heartbeat: cfg.EventHeartbeat}); err != nil {
+		return nil, err
+	}
+	context.AfterFunc(ctx, s.Wallet.CloseEvents)
 	verifierhttp.Register(s.Echo, s.Verifier)
+	if err := s.registerOpenID4VP(ctx, devLoopback); err != nil {
+		return nil, err
+	}
+	verifierhttp.RegisterRecords(s.Echo, s.Verifier, s.auditor)
 	ledgerhttp.Register(s.Echo, s.Ledger)
 	didhttp.Register(s.Echo, resolver)
+	if err := s.registerBundle(statusLists); err != nil {
+		return nil, err
+	}
 
 	// Bulk issuance jobs (issue #4): uploads over HTTP, issued by a background worker.
 	bulk, err := issuer.NewBulk(issuer.BulkConfig{Service: s.Issuer, Store: s.issuerDB})
@@ -222,8 +313,19 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	// Background work: the issuer's anchoring batcher and the bulk worker.
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop, s.done = stop, make(chan struct{})
+	watch := cfg.CredentialWatch
+	if watch == 0 {
+		watch = DefaultCredentialWatch
+	}
+	context.AfterFunc(bg, s.Wallet.CloseEvents)
 	go func() {
 		defer close(s.done)
+		watchDone := make(chan struct{})
+		go func() { defer close(watchDone); s.Wallet.WatchCredentials(bg, statusLists, watch) }()
+		defer func() { <-watchDone }()
+		receiptsDone := make(chan struct{})
+		go func() { defer close(receiptsDone); s.Wallet.RunAnchorReceipts(bg) }()
+		defer func() { <-receiptsDone }()
 		bulkDone := make(chan struct{})
 		go func() { defer close(bulkDone); bulk.Run(bg) }()
 		s.Issuer.RunAnchoring(bg, cfg.AnchorInterval, cfg.AnchorBatch)

@@ -13,6 +13,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -49,6 +50,10 @@ type fixture struct {
 	clock     *clock
 	holder    *keys.Key
 	holderDID string
+	// citizens are the citizens the test made with newCitizen, by token: f.do signs their
+	// bridge calls (and the demo citizen's) with DPoP proofs.
+	citizens map[string]demo.Citizen
+	cfg      server.Config
 }
 
 func newFixture(t testing.TB, mod ...func(*server.Config)) *fixture {
@@ -70,13 +75,13 @@ func newFixture(t testing.TB, mod ...func(*server.Config)) *fixture {
 	hs.Config.Handler = srv.Echo
 	hs.Start()
 	t.Cleanup(hs.Close)
-	w, _, err := demo.Seed(ctx, demo.Services{Issuer: srv.Issuer, Wallet: srv.Wallet, Verifier: srv.Verifier, LedgerKey: srv.LedgerKey}, t.TempDir(), hs.URL)
+	w, _, err := demo.Seed(ctx, demo.Services{Issuer: srv.Issuer, Wallet: srv.Wallet, Verifier: srv.Verifier, OpenID4VP: srv.OpenID4VP, LedgerKey: srv.LedgerKey}, t.TempDir(), hs.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	holder, _ := keys.Generate(keys.ES256, nil)
 	holderDID, _, _ := did.NewJWK(holder.Public())
-	return &fixture{t: t, srv: srv, url: hs.URL, world: w, clock: clk, holder: holder, holderDID: holderDID}
+	return &fixture{t: t, srv: srv, url: hs.URL, world: w, clock: clk, holder: holder, holderDID: holderDID, citizens: map[string]demo.Citizen{}, cfg: cfg}
 }
 
 func (f *fixture) token(typ string) string {
@@ -111,7 +116,12 @@ func (f *fixture) do(method, path, token, ctype string, body []byte, headers ...
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
-	if token != "" {
+	if cit, ok := f.bridgeCitizen(token); ok && strings.HasPrefix(path, "/bridge/") {
+		// The citizen's phone: DPoP-bound token plus a fresh proof of the device key.
+		if err := cit.Authorize(req, f.clock.Now()); err != nil {
+			f.t.Fatal(err)
+		}
+	} else if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	for i := 0; i+1 < len(headers); i += 2 {

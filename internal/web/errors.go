@@ -32,8 +32,9 @@ import (
 // Server faults (5xx) are logged with the real error, at Warn for 503 and at Error otherwise;
 // client errors (4xx) at Debug. A 503 gets "Retry-After: 1" and a 401 "WWW-Authenticate:
 // Bearer" unless the handler set them. If the response was already committed, the error is
-// only logged.
-func ErrorHandler(logger *slog.Logger, m *problem.Mapper) echo.HTTPErrorHandler {
+// only logged. Each non-nil localize hook may then rewrite the problem's text for the request
+// (see Localizer); the log keeps the mapper's text.
+func ErrorHandler(logger *slog.Logger, m *problem.Mapper, localize ...Localizer) echo.HTTPErrorHandler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -72,6 +73,11 @@ func ErrorHandler(logger *slog.Logger, m *problem.Mapper) echo.HTTPErrorHandler 
 		}
 		logger.LogAttrs(ctx, level, "http error", attrs...)
 
+		for _, l := range localize {
+			if l != nil {
+				localized(c, p, l)
+			}
+		}
 		h := res.Header()
 		h.Set(echo.HeaderContentType, problem.ContentType)
 		if p.Status == http.StatusServiceUnavailable && h.Get(echo.HeaderRetryAfter) == "" {
@@ -94,6 +100,19 @@ func ErrorHandler(logger *slog.Logger, m *problem.Mapper) echo.HTTPErrorHandler 
 			logger.LogAttrs(ctx, slog.LevelDebug, "writing problem response", slog.String("request_id", p.RequestID), slog.String("err", werr.Error()))
 		}
 	}
+}
+
+// Localizer rewrites the human-readable text of a problem (its title, say, in the language
+// the request's Accept-Language prefers) before it is written, and may set response headers
+// such as Content-Language. It must leave the problem's type and status alone: clients
+// switch on those; localized enforces it.
+type Localizer func(c echo.Context, p *problem.Problem)
+
+// localized runs l on p, restoring p's type, status and request id if l changed them.
+func localized(c echo.Context, p *problem.Problem, l Localizer) {
+	typ, status, id := p.Type, p.Status, p.RequestID
+	l(c, p)
+	p.Type, p.Status, p.RequestID = typ, status, id
 }
 
 // classify maps err to a problem and reports whether it is a server fault.

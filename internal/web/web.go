@@ -49,6 +49,9 @@ type Config struct {
 	// GET /metrics. Nil means a new registry. Collectors already registered are reused, so one
 	// registry may serve several New calls.
 	Registry *prometheus.Registry
+	// Localize, when set, rewrites problems' text per request before they are written (see
+	// Localizer), e.g. titles in the language of Accept-Language for the phone app's routes.
+	Localize Localizer
 }
 
 // New returns an echo server with ezheng's middleware and built-in routes; components add
@@ -91,7 +94,7 @@ func New(cfg Config) *echo.Echo {
 	e.HidePort = true
 	// http.Server's own complaints (bad TLS handshakes, accept errors) go to our logger; Serve uses it.
 	e.StdLogger = slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
-	e.HTTPErrorHandler = ErrorHandler(logger, mapper)
+	e.HTTPErrorHandler = ErrorHandler(logger, mapper, cfg.Localize)
 	e.Use(requestID(), observe(logger, m), recoverPanics(), limitBody(limit))
 
 	e.GET("/healthz", func(c echo.Context) error {

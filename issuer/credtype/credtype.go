@@ -8,7 +8,7 @@
 //	name:        DrivingLicence              # required, ^[A-Z][A-Za-z0-9]{0,63}$, unique
 //	vct:         urn:ezheng:vct:DrivingLicence  # SD-JWT VC type; default VCTPrefix+name; unique
 //	version:     "1.0"                       # optional, free text
-//	validity:    6y                          # required, > 0: a Go duration ("24h", "90m") or
+//	validity:    6y                          # required, > 0, <= 100y: a Go duration ("24h", "90m") or
 //	                                         # a whole number of days ("30d") or years ("6y" = 6×365d)
 //	refresh:     daily                       # optional: hourly, daily, weekly or a duration as above;
 //	                                         # at most validity
@@ -33,7 +33,8 @@
 // may point at another file of the same fs.FS (say "common/defs.json#/$defs/date"); http(s),
 // file and any other URL is refused, so loading never touches the network or the disk beyond
 // the fs.FS. Load reads type files from the top directory of the fs.FS only, so shared schema
-// files belong in a subdirectory.
+// files belong in a subdirectory. Parse checks one file given as bytes (an agency's upload)
+// the same way; its $ref may only point inside the file.
 //
 // The field names follow IETF SD-JWT VC Type Metadata and the OpenID4VCI credential
 // configuration display, except that a language is called "lang" in files (as in the issue)

@@ -23,6 +23,10 @@ import (
 // MaxFileSize bounds one type file or referenced schema file, in bytes.
 const MaxFileSize = 1 << 20
 
+// MaxValidity bounds a type's validity: 100 years of 365 days (a degree certificate's, the
+// longest shipped).
+const MaxValidity = 100 * 365 * 24 * time.Hour
+
 // FileError is a problem with one type file: which file, which field (a dotted path such as
 // "display.0.background_color", empty for the file as a whole) and what is wrong. It matches
 // ErrInvalidTypeFile with errors.Is and unwraps to its cause.
@@ -125,13 +129,50 @@ func isTypeFile(name string) bool {
 
 // loadFile parses, compiles and checks one type file.
 func loadFile(fsys fs.FS, name string) (*Type, error) {
-	fail := func(field string, format string, args ...any) error {
-		return &FileError{File: name, Field: field, Err: fmt.Errorf(format, args...)}
-	}
 	doc, err := readDoc(fsys, name)
 	if err != nil {
 		return nil, &FileError{File: name, Err: err}
 	}
+	return loadDoc(fsys, name, doc)
+}
+
+// Parse reads one type file given as bytes, as an agency uploads it: JSON when name ends in
+// ".json", YAML otherwise (JSON is also valid YAML, but the JSON reader refuses duplicate
+// keys). The file is checked as Load checks each file, except that a $ref may point at no
+// other file (there is none): it must stay inside the file ("#/$defs/..."). Errors are those
+// of Load for one file, joined, each a *FileError naming name and the field; errors.Is(err,
+// ErrInvalidTypeFile) holds. Uniqueness against other types is the caller's to check.
+func Parse(name string, b []byte) (*Type, error) {
+	if len(b) > MaxFileSize {
+		return nil, &FileError{File: name, Err: fmt.Errorf("larger than %d bytes", MaxFileSize)}
+	}
+	var doc any
+	var err error
+	if path.Ext(name) == ".json" {
+		doc, err = parseJSON(b)
+	} else {
+		doc, err = parseYAML(b)
+	}
+	if err != nil {
+		return nil, &FileError{File: name, Err: err}
+	}
+	return loadDoc(noFiles{}, name, doc)
+}
+
+// noFiles is an fs.FS without files: a $ref of an uploaded type file resolves to nothing.
+type noFiles struct{}
+
+// Open implements fs.FS.
+func (noFiles) Open(name string) (fs.File, error) {
+	return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+}
+
+// loadDoc compiles and checks the decoded type file name; a $ref may name files of fsys.
+func loadDoc(fsys fs.FS, name string, doc any) (*Type, error) {
+	fail := func(field string, format string, args ...any) error {
+		return &FileError{File: name, Field: field, Err: fmt.Errorf(format, args...)}
+	}
+	var err error
 	if _, ok := doc.(map[string]any); !ok {
 		return nil, fail("", "top level is not a mapping")
 	}
@@ -170,6 +211,8 @@ func loadFile(fsys fs.FS, name string) (*Type, error) {
 		add(fail("validity", "%v", err))
 	} else if t.Validity <= 0 {
 		add(fail("validity", "%q is not positive", tf.Validity))
+	} else if t.Validity > MaxValidity {
+		add(fail("validity", "%q is longer than 100 years", tf.Validity))
 	}
 	if tf.Refresh != "" {
 		if t.Refresh, err = parseRefresh(tf.Refresh); err != nil {

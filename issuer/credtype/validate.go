@@ -63,38 +63,82 @@ func (e *ClaimsError) Is(target error) bool { return target == ErrInvalidClaims 
 // characters or with an exponent beyond ±400 is a violation before the schema is consulted.
 // Validate does not modify claims and is safe for concurrent use.
 func (t *Type) Validate(claims map[string]any) error {
-	fail := func(reason string) error {
-		return &ClaimsError{Type: t.Name, Violations: []Violation{{Path: "", Reason: reason}}}
-	}
 	if t.schema == nil {
-		return fail("type " + t.Name + " was not made by Load")
+		return t.fail("type " + t.Name + " was not made by Load")
 	}
 	if claims == nil {
-		return fail("no claims")
+		return t.fail("no claims")
 	}
 	raw, err := json.Marshal(claims)
 	if err != nil {
-		return fail("not encodable as JSON")
+		return t.fail("not encodable as JSON")
 	}
 	if len(raw) > MaxClaimsSize {
-		return fail(fmt.Sprintf("larger than %d bytes as JSON", MaxClaimsSize))
+		return t.fail(fmt.Sprintf("larger than %d bytes as JSON", MaxClaimsSize))
 	}
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 	if err != nil {
-		return fail("not encodable as JSON")
+		return t.fail("not encodable as JSON")
 	}
+	return t.validate(doc)
+}
+
+// ValidateDecoded is Validate for claims that are already decoded JSON — maps, slices,
+// strings, booleans, nil and json.Number, as a decoder with UseNumber makes them, from a
+// document whose size the decoder bounded (a verified credential) — without encoding them
+// again: MaxClaimsSize is not checked. Claims holding any other Go value go through Validate.
+func (t *Type) ValidateDecoded(claims map[string]any) error {
+	if t.schema == nil || claims == nil || !decodedJSON(claims, 0) {
+		return t.Validate(claims)
+	}
+	return t.validate(claims)
+}
+
+// decodedJSON reports whether v is made only of what a JSON decoder with UseNumber makes, no
+// deeper than 64 levels.
+func decodedJSON(v any, depth int) bool {
+	if depth > 64 {
+		return false
+	}
+	switch t := v.(type) {
+	case nil, bool, string, json.Number:
+		return true
+	case map[string]any:
+		for _, e := range t {
+			if !decodedJSON(e, depth+1) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		for _, e := range t {
+			if !decodedJSON(e, depth+1) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+func (t *Type) fail(reason string) error {
+	return &ClaimsError{Type: t.Name, Violations: []Violation{{Path: "", Reason: reason}}}
+}
+
+// validate checks doc, decoded JSON, against the schema.
+func (t *Type) validate(doc any) error {
 	var vs []Violation
 	bigNumbers(doc, "", &vs)
 	if len(vs) > 0 {
 		return &ClaimsError{Type: t.Name, Violations: vs}
 	}
-	err = t.schema.Validate(doc)
+	err := t.schema.Validate(doc)
 	if err == nil {
 		return nil
 	}
 	var ve *jsonschema.ValidationError
 	if !errors.As(err, &ve) {
-		return fail("schema validation failed")
+		return t.fail("schema validation failed")
 	}
 	collect(ve, t.Name, &vs)
 	if len(vs) == 0 {
@@ -212,8 +256,13 @@ func pointer(tokens []string) string {
 }
 
 func escape(token string) string {
-	return strings.NewReplacer("~", "~0", "/", "~1").Replace(token)
+	if !strings.ContainsAny(token, "~/") {
+		return token
+	}
+	return pointerEscaper.Replace(token)
 }
+
+var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
 
 // Example returns a fresh deep copy of the type file's example claims, which validate
 // against the type's schema.

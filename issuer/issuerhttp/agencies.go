@@ -21,6 +21,8 @@ type AgencyService interface {
 	AddAgency(ctx context.Context, root issuer.Agency, req issuer.NewAgencyRequest) (issuer.Agency, string, error)
 	// ListAgencies lists every agency for the root authority.
 	ListAgencies(ctx context.Context, root issuer.Agency) ([]issuer.AgencyInfo, error)
+	// AccreditTypes has the root authority accredit an agency for more types.
+	AccreditTypes(ctx context.Context, root issuer.Agency, agencyID string, types []string, days int) error
 	// CreateClient registers an OAuth client of the agency and returns its secret, once.
 	CreateClient(ctx context.Context, a issuer.Agency) (issuer.ClientSecret, error)
 	// DeleteClient revokes the agency's client and its tokens; issuer.ErrNotFound if none.
@@ -57,6 +59,7 @@ func registerAgencies(e *echo.Echo, h handler) {
 	ah := agencyHandler{h, as}
 	e.POST("/issuer/v1/agencies", ah.add)
 	e.GET("/issuer/v1/agencies", ah.list)
+	e.POST("/issuer/v1/agencies/:id/accreditations", ah.accredit)
 	e.POST("/issuer/v1/agency/clients", ah.createClient)
 	e.DELETE("/issuer/v1/agency/clients/:id", ah.deleteClient)
 	e.POST("/oauth/token", ah.token)
@@ -96,6 +99,27 @@ func (h agencyHandler) list(c echo.Context) error {
 	return c.JSON(http.StatusOK, AgencyList{Agencies: all})
 }
 
+// AccreditRequest is the body of POST /issuer/v1/agencies/{id}/accreditations.
+type AccreditRequest struct {
+	Types     []string `json:"types"`
+	ValidDays int      `json:"valid_days,omitempty"`
+}
+
+func (h agencyHandler) accredit(c echo.Context) error {
+	root, err := h.auth(c)
+	if err != nil {
+		return err
+	}
+	var req AccreditRequest
+	if err := web.Bind(c, &req); err != nil {
+		return err
+	}
+	if err := h.svc.AccreditTypes(c.Request().Context(), root, c.Param("id"), req.Types, req.ValidDays); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
 func (h agencyHandler) createClient(c echo.Context) error {
 	a, err := h.auth(c)
 	if err != nil {
@@ -123,6 +147,12 @@ func (h agencyHandler) deleteClient(c echo.Context) error {
 // token is the OAuth 2.0 token endpoint for the client credentials grant (RFC 6749 §4.4). It
 // answers errors as OAuth error responses (§5.2), like the OpenID4VCI endpoints.
 func (h agencyHandler) token(c echo.Context) error {
+	return clientCredentialsToken(c, h.svc)
+}
+
+// clientCredentialsToken answers a client credentials Token Request (RFC 6749 §4.4) with
+// svc's access token for the authenticated client, or an OAuth error response.
+func clientCredentialsToken(c echo.Context, svc AgencyService) error {
 	r := c.Request()
 	if ct, _, _ := strings.Cut(r.Header.Get(echo.HeaderContentType), ";"); !strings.EqualFold(strings.TrimSpace(ct), echo.MIMEApplicationForm) {
 		return oauthError(c, http.StatusBadRequest, oid4vci.ErrorInvalidRequest, "the body must be application/x-www-form-urlencoded")
@@ -139,7 +169,7 @@ func (h agencyHandler) token(c echo.Context) error {
 	switch gt := form.Get("grant_type"); gt {
 	case "":
 		return oauthError(c, http.StatusBadRequest, oid4vci.ErrorInvalidRequest, "grant_type is missing")
-	case "client_credentials":
+	case issuer.GrantTypeClientCredentials:
 	default:
 		return oauthError(c, http.StatusBadRequest, oid4vci.ErrorUnsupportedGrantType, "only the client_credentials grant is supported here")
 	}
@@ -147,7 +177,7 @@ func (h agencyHandler) token(c echo.Context) error {
 	if err != nil {
 		return oauthError(c, http.StatusBadRequest, oid4vci.ErrorInvalidRequest, err.Error())
 	}
-	tok, err := h.svc.ClientToken(r.Context(), id, secret)
+	tok, err := svc.ClientToken(r.Context(), id, secret)
 	if errors.Is(err, issuer.ErrInvalidClient) {
 		// RFC 6749 §5.2: 401, naming the scheme we offer (Basic). A missing client
 		// authentication lands here too (an empty id).

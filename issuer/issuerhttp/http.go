@@ -38,6 +38,8 @@ var Rules = []problem.Rule{
 	{Err: issuer.ErrInvalidTransition, Status: http.StatusConflict, Name: "invalid-status-transition", Title: "The credential's status does not allow this change"},
 	{Err: issuer.ErrStatusConflict, Status: http.StatusConflict, Name: "status-conflict", Title: "The status list changed concurrently; retry"},
 	{Err: issuer.ErrFormatUnavailable, Status: http.StatusUnprocessableEntity, Name: "format-not-available", Title: "The credential cannot be issued in this format"},
+	{Err: issuer.ErrInvalidTypeFile, Status: http.StatusUnprocessableEntity, Name: "invalid-type-file", Title: "The credential type file is not valid"},
+	{Err: issuer.ErrTypeExists, Status: http.StatusConflict, Name: "type-exists", Title: "A credential type of that name or vct exists"},
 	{Err: issuer.ErrNotFound, Status: http.StatusNotFound, Name: "not-found", Title: "Not found"},
 	{Err: issuer.ErrInvalidRequest, Status: http.StatusBadRequest, Name: "malformed-request", Title: "Malformed request"},
 }
@@ -52,10 +54,13 @@ func Register(e *echo.Echo, svc Service) {
 	g.POST("/credentials", h.issue)
 	g.GET("/credentials/:id", h.credential)
 	g.GET("/credentials/:id/receipt", h.receipt)
+	registerReceipts(g, h) // by digest, for holders (receipts.go)
 	registerStatus(g, h)
 	registerKeys(g, h)
+	registerTypes(g, h)
 	registerVCAPI(e, h)
 	registerAgencies(e, h)
+	registerExternal(e, h) // accredit an issuer that is not an agency here (external.go)
 }
 
 func (h handler) auth(c echo.Context) (issuer.Agency, error) {

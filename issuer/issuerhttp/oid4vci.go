@@ -114,6 +114,13 @@ func (h oid4vciHandler) token(c echo.Context) error {
 	if err := c.Request().ParseForm(); err != nil {
 		return oauthError(c, http.StatusBadRequest, oid4vci.ErrorInvalidRequest, "the body must be application/x-www-form-urlencoded")
 	}
+	// The authorization server metadata names this one token endpoint for both grants: an
+	// agency's client gets its access token here as at /oauth/token.
+	if gt := c.Request().PostForm["grant_type"]; len(gt) == 1 && gt[0] == issuer.GrantTypeClientCredentials {
+		if as, ok := h.svc.(AgencyService); ok {
+			return clientCredentialsToken(c, as)
+		}
+	}
 	req, err := oid4vci.ParseTokenRequest(c.Request().PostForm)
 	if errors.Is(err, oid4vci.ErrUnsupportedGrantType) {
 		return oauthError(c, http.StatusBadRequest, oid4vci.ErrorUnsupportedGrantType, err.Error())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/ezheng/ezheng/internal/sqlitedb"
@@ -141,14 +142,20 @@ func (s *Store) CompleteBatch(ctx context.Context, batchID string, leafIndex uin
 		if n, _ := res.RowsAffected(); n != 1 {
 			return issuer.ErrNotFound
 		}
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO receipts(credential_id, batch_id, receipt) VALUES (?,?,?)`)
+		// Each receipt with its credential's digest, by which wallets and verifiers find it.
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO receipts(credential_id, batch_id, receipt, digest)
+			SELECT ?, ?, ?, digest FROM anchor_queue WHERE credential_id = ? AND batch_id = ?`)
 		if err != nil {
 			return err
 		}
 		defer stmt.Close()
 		for id, r := range receipts {
-			if _, err := stmt.ExecContext(ctx, id, batchID, r); err != nil {
+			res, err := stmt.ExecContext(ctx, id, batchID, r, id, batchID)
+			if err != nil {
 				return err
+			}
+			if n, _ := res.RowsAffected(); n != 1 {
+				return fmt.Errorf("receipt for credential %s, which is not in batch %s", id, batchID)
 			}
 		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM anchor_queue WHERE batch_id = ?`, batchID)

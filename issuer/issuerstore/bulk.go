@@ -7,9 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"iter"
 	"maps"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -23,18 +21,13 @@ var (
 	_ issuer.BulkStore  = (*Store)(nil)
 )
 
-// SaveCredentials implements issuer.BatchStore: n status entries, then the n credentials,
-// their other formats, status rows and anchor-queue rows, in one transaction with prepared
-// statements.
-func (s *Store) SaveCredentials(ctx context.Context, agencyID string, n int, sign func([]issuer.StatusEntry) iter.Seq2[issuer.SealedCredential, error]) error {
-	if n <= 0 {
+// SaveCredentials implements issuer.BatchStore: the credentials, their other formats, status
+// rows and anchor-queue rows, in one transaction with prepared statements.
+func (s *Store) SaveCredentials(ctx context.Context, agencyID string, cs []issuer.SealedCredential) error {
+	if len(cs) == 0 {
 		return nil
 	}
 	return sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
-		entries, err := allocateStatuses(ctx, tx, agencyID, n, time.Now())
-		if err != nil {
-			return fmt.Errorf("allocate status entries: %w", err)
-		}
 		insCred, err := tx.PrepareContext(ctx, `INSERT INTO credentials(id, agency_id, type, format, holder, sealed_raw, digest, idempotency_key, request_hash, issued_at, expires_at)
 			VALUES (?,?,?,?,?,?,?,?,?,?,?)`)
 		if err != nil {
@@ -56,17 +49,13 @@ func (s *Store) SaveCredentials(ctx context.Context, agencyID string, n int, sig
 			return err
 		}
 		defer insFormat.Close()
-		i := 0
-		for sc, err := range sign(entries) {
-			if err != nil {
-				return err
-			}
-			if i >= n {
-				return fmt.Errorf("more than %d credentials signed", n)
-			}
+		for _, sc := range cs {
 			c := sc.Credential
 			if c.AgencyID != agencyID {
 				return fmt.Errorf("credential of agency %s saved for %s", c.AgencyID, agencyID)
+			}
+			if sc.Status.List == "" {
+				return fmt.Errorf("credential %s has no status entry", c.ID)
 			}
 			digest, err := hex.DecodeString(c.Digest)
 			if err != nil {
@@ -83,7 +72,7 @@ func (s *Store) SaveCredentials(ctx context.Context, agencyID string, n int, sig
 			if err != nil {
 				return err
 			}
-			if _, err := insStatus.ExecContext(ctx, c.ID, entries[i].List, entries[i].Index); err != nil {
+			if _, err := insStatus.ExecContext(ctx, c.ID, sc.Status.List, sc.Status.Index); err != nil {
 				return err
 			}
 			if _, err := insAnchor.ExecContext(ctx, c.ID, c.AgencyID, digest); err != nil {
@@ -94,108 +83,9 @@ func (s *Store) SaveCredentials(ctx context.Context, agencyID string, n int, sig
 					return err
 				}
 			}
-			i++
-		}
-		if i != n {
-			return fmt.Errorf("%d credentials signed for %d status entries", i, n)
 		}
 		return nil
 	})
-}
-
-// allocateStatuses picks n distinct random unused entries of the agency's open status lists,
-// starting new lists as they fill, and counts them as used. Like allocateStatus it probes
-// random indexes against credential_status, and also against the entries picked so far (the
-// caller inserts their rows after signing, in the same transaction).
-func allocateStatuses(ctx context.Context, tx *sql.Tx, agencyID string, n int, now time.Time) ([]issuer.StatusEntry, error) {
-	probe, err := tx.PrepareContext(ctx, `SELECT COUNT(*) FROM credential_status WHERE list_id = ? AND idx = ?`)
-	if err != nil {
-		return nil, err
-	}
-	defer probe.Close()
-	out := make([]issuer.StatusEntry, 0, n)
-	for len(out) < n {
-		var id string
-		var size, used int
-		err := tx.QueryRowContext(ctx, `SELECT id, size, used FROM status_lists WHERE agency_id = ? AND used < size ORDER BY rowid LIMIT 1`, agencyID).Scan(&id, &size, &used)
-		if errors.Is(err, sql.ErrNoRows) {
-			id, size, used = issuer.NewStatusListID(), issuer.StatusListSize, 0
-			_, err = tx.ExecContext(ctx, `INSERT INTO status_lists(id, agency_id, size, bits, created_at) VALUES (?,?,?,?,?)`,
-				id, agencyID, size, issuer.StatusListBits, now.Unix())
-		}
-		if err != nil {
-			return nil, err
-		}
-		want := min(n-len(out), size-used)
-		picked := make(map[int]bool, want)
-		for len(picked) < want {
-			idx := -1
-			for range randomProbes {
-				i := rand.IntN(size)
-				if picked[i] {
-					continue
-				}
-				var taken int
-				if err := probe.QueryRowContext(ctx, id, i).Scan(&taken); err != nil {
-					return nil, err
-				}
-				if taken == 0 {
-					idx = i
-					break
-				}
-			}
-			if idx < 0 { // a crowded list: fall back to the free entries, in random order
-				free, err := freeEntries(ctx, tx, id, size, picked)
-				if err != nil {
-					return nil, err
-				}
-				if len(free) < want-len(picked) {
-					return nil, fmt.Errorf("status list %s has %d free entries, %d wanted", id, len(free), want-len(picked))
-				}
-				rand.Shuffle(len(free), func(a, b int) { free[a], free[b] = free[b], free[a] })
-				for _, i := range free[:want-len(picked)] {
-					picked[i] = true
-					out = append(out, issuer.StatusEntry{List: id, Index: i})
-				}
-				break
-			}
-			picked[idx] = true
-			out = append(out, issuer.StatusEntry{List: id, Index: idx})
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE status_lists SET used = used + ? WHERE id = ?`, want, id); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
-// freeEntries lists the entries of list id that no credential holds and that are not picked.
-func freeEntries(ctx context.Context, tx *sql.Tx, id string, size int, picked map[int]bool) ([]int, error) {
-	used := make([]bool, size)
-	rows, err := tx.QueryContext(ctx, `SELECT idx FROM credential_status WHERE list_id = ?`, id)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var i int
-		if err := rows.Scan(&i); err != nil {
-			return nil, err
-		}
-		if i >= 0 && i < size {
-			used[i] = true
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	var free []int
-	for i, u := range used {
-		if !u && !picked[i] {
-			free = append(free, i)
-		}
-	}
-	return free, nil
 }
 
 // CredentialsByIdempotencyKeys implements issuer.BatchStore.

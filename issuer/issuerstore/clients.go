@@ -84,8 +84,24 @@ func (s *Store) AddAccessToken(ctx context.Context, clientID string, tokenHash [
 }
 
 // AgencyByAccessToken implements issuer.ClientStore.
+// The agency's Actor names the client ("client:<id>").
 func (s *Store) AgencyByAccessToken(ctx context.Context, tokenHash []byte, now time.Time) (issuer.Agency, error) {
-	return scanAgency(s.db.QueryRowContext(ctx, `SELECT a.id, a.name, a.did, a.kid, a.types, a.root, a.created_at
+	var client string
+	a, err := scanAgency(withExtra{s.db.QueryRowContext(ctx, `SELECT a.id, a.name, a.did, a.kid, a.types, a.root, a.created_at, c.id
 		FROM oauth_tokens t JOIN oauth_clients c ON c.id = t.client_id JOIN agencies a ON a.id = c.agency_id
-		WHERE t.token_hash = ? AND t.expires_at > ? AND c.revoked_at IS NULL`, tokenHash, now.Unix()))
+		WHERE t.token_hash = ? AND t.expires_at > ? AND c.revoked_at IS NULL`, tokenHash, now.Unix()), []any{&client}})
+	if err != nil {
+		return a, err
+	}
+	a.Actor = "client:" + client
+	return a, nil
 }
+
+// withExtra scans a row of an agency's columns followed by the extra columns.
+type withExtra struct {
+	row   *sql.Row
+	extra []any
+}
+
+// Scan implements scanAgency's row.
+func (w withExtra) Scan(dest ...any) error { return w.row.Scan(append(dest, w.extra...)...) }

@@ -67,7 +67,7 @@ func (s *Store) PromoteKeys(ctx context.Context, agencyID, kid string, at time.T
 		if _, err := tx.ExecContext(ctx, `UPDATE status_lists SET token_expires = 0 WHERE agency_id = ? AND token IS NOT NULL`, agencyID); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE status_lists SET revocation_credential = NULL, suspension_credential = NULL WHERE agency_id = ?`, agencyID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE status_lists SET revocation_credential = NULL, suspension_credential = NULL, message_credential = NULL WHERE agency_id = ?`, agencyID); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM agency_pending_keys WHERE agency_id = ?`, agencyID); err != nil {

@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/ezheng/ezheng/internal/sqlitedb"
@@ -14,78 +14,6 @@ import (
 )
 
 var _ issuer.StatusStore = (*Store)(nil)
-
-// randomProbes is how many random indexes allocateStatus tries before it lists the free ones.
-const randomProbes = 16
-
-// allocateStatus picks a random unused entry of the agency's open status list, starting a new
-// list when none has room, and counts it as used. The caller inserts the credential_status
-// row in the same transaction.
-func allocateStatus(ctx context.Context, tx *sql.Tx, agencyID string, now time.Time) (issuer.StatusEntry, error) {
-	var id string
-	var size int
-	err := tx.QueryRowContext(ctx, `SELECT id, size FROM status_lists WHERE agency_id = ? AND used < size ORDER BY rowid LIMIT 1`, agencyID).Scan(&id, &size)
-	if errors.Is(err, sql.ErrNoRows) {
-		id, size = issuer.NewStatusListID(), issuer.StatusListSize
-		_, err = tx.ExecContext(ctx, `INSERT INTO status_lists(id, agency_id, size, bits, created_at) VALUES (?,?,?,?,?)`,
-			id, agencyID, size, issuer.StatusListBits, now.Unix())
-	}
-	if err != nil {
-		return issuer.StatusEntry{}, err
-	}
-	idx := -1
-	for range randomProbes {
-		i := rand.IntN(size) // ChaCha8, seeded from the OS: indexes do not reveal issuance order
-		var taken int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM credential_status WHERE list_id = ? AND idx = ?`, id, i).Scan(&taken); err != nil {
-			return issuer.StatusEntry{}, err
-		}
-		if taken == 0 {
-			idx = i
-			break
-		}
-	}
-	if idx < 0 { // a crowded list: choose uniformly among the free entries
-		used := make([]bool, size)
-		rows, err := tx.QueryContext(ctx, `SELECT idx FROM credential_status WHERE list_id = ?`, id)
-		if err != nil {
-			return issuer.StatusEntry{}, err
-		}
-		n := 0
-		for rows.Next() {
-			var i int
-			if err := rows.Scan(&i); err != nil {
-				rows.Close()
-				return issuer.StatusEntry{}, err
-			}
-			if i >= 0 && i < size && !used[i] {
-				used[i] = true
-				n++
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return issuer.StatusEntry{}, err
-		}
-		if n >= size {
-			return issuer.StatusEntry{}, fmt.Errorf("status list %s is full but not marked so", id)
-		}
-		k := rand.IntN(size - n)
-		for i, u := range used {
-			if !u {
-				if k == 0 {
-					idx = i
-					break
-				}
-				k--
-			}
-		}
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE status_lists SET used = used + 1 WHERE id = ?`, id); err != nil {
-		return issuer.StatusEntry{}, err
-	}
-	return issuer.StatusEntry{List: id, Index: idx}, nil
-}
 
 // CredentialStatus implements issuer.StatusStore.
 func (s *Store) CredentialStatus(ctx context.Context, agencyID, credentialID string) (issuer.CredentialStatus, error) {
@@ -106,12 +34,13 @@ func (s *Store) CredentialStatus(ctx context.Context, agencyID, credentialID str
 // StatusList implements issuer.StatusStore.
 func (s *Store) StatusList(ctx context.Context, id string) (issuer.StatusList, error) {
 	l := issuer.StatusList{ID: id}
-	var token, uri, rev, sus sql.NullString
+	var token, uri, rev, sus, msg sql.NullString
 	var exp sql.NullInt64
-	var revSeq, susSeq uint64
+	var revSeq, susSeq, msgSeq uint64
 	err := s.db.QueryRowContext(ctx, `SELECT agency_id, size, bits, seq, token, token_uri, token_expires,
-		revocation_seq, revocation_credential, suspension_seq, suspension_credential FROM status_lists WHERE id = ?`, id).
-		Scan(&l.AgencyID, &l.Size, &l.Bits, &l.Seq, &token, &uri, &exp, &revSeq, &rev, &susSeq, &sus)
+		revocation_seq, revocation_credential, suspension_seq, suspension_credential, message_seq, message_credential
+		FROM status_lists WHERE id = ?`, id).
+		Scan(&l.AgencyID, &l.Size, &l.Bits, &l.Seq, &token, &uri, &exp, &revSeq, &rev, &susSeq, &sus, &msgSeq, &msg)
 	if errors.Is(err, sql.ErrNoRows) {
 		return l, fmt.Errorf("%w: status list %q", issuer.ErrNotFound, id)
 	}
@@ -119,6 +48,7 @@ func (s *Store) StatusList(ctx context.Context, id string) (issuer.StatusList, e
 	l.W3C = map[string]issuer.W3CList{
 		statuslist.PurposeRevocation: {Seq: revSeq, Credential: rev.String},
 		statuslist.PurposeSuspension: {Seq: susSeq, Credential: sus.String},
+		issuer.PurposeMessage:        {Seq: msgSeq, Credential: msg.String},
 	}
 	if exp.Valid {
 		l.TokenExpires = time.Unix(exp.Int64, 0).UTC()
@@ -164,10 +94,10 @@ func (s *Store) SaveStatusChange(ctx context.Context, ch issuer.StatusChange, pr
 		if n, _ := res.RowsAffected(); n != 1 {
 			return fmt.Errorf("%w: credential %s is no longer %s", issuer.ErrStatusConflict, ch.CredentialID, issuer.StatusName(ch.From))
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO status_events(agency_id, credential_id, list_id, idx, action, from_status, to_status, reason, note, seq, at)
-			VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
-			ch.AgencyID, ch.CredentialID, ch.List, ch.Index, ch.Action, ch.From, ch.To, ch.Reason, ch.Note, ch.Seq, ch.At.Unix())
-		return err
+		return insertAudit(ctx, tx, issuer.AuditEntry{AgencyID: ch.AgencyID, At: ch.At, Actor: ch.Actor,
+			Action: issuer.AuditStatusPrefix + ch.Action, Target: ch.CredentialID, Reason: ch.Reason,
+			Detail: map[string]string{"list": ch.List, "idx": strconv.Itoa(ch.Index), "from": strconv.Itoa(int(ch.From)),
+				"to": strconv.Itoa(int(ch.To)), "seq": strconv.FormatUint(ch.Seq, 10), "note": ch.Note}})
 	})
 }
 
@@ -189,6 +119,7 @@ func (s *Store) SaveW3CStatusList(ctx context.Context, listID string, p issuer.W
 var w3cColumns = map[string][2]string{
 	statuslist.PurposeRevocation: {"revocation_seq", "revocation_credential"},
 	statuslist.PurposeSuspension: {"suspension_seq", "suspension_credential"},
+	issuer.PurposeMessage:        {"message_seq", "message_credential"},
 }
 
 func saveW3C(ctx context.Context, tx *sql.Tx, listID string, p issuer.W3CPublication) error {
@@ -222,6 +153,6 @@ func saveToken(ctx context.Context, tx *sql.Tx, listID string, prevSeq, seq uint
 // StatusEvents returns how many audit records of status changes credential id has, for tests.
 func (s *Store) StatusEvents(ctx context.Context, credentialID string) (int, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM status_events WHERE credential_id = ?`, credentialID).Scan(&n)
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM audit_log WHERE target = ? AND action LIKE 'credential.%'`, credentialID).Scan(&n)
 	return n, err
 }

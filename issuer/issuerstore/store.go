@@ -21,7 +21,8 @@ var migrations embed.FS
 
 // Store implements issuer.Store on SQLite. It is safe for concurrent use.
 type Store struct {
-	db *sql.DB
+	db     *sql.DB
+	orders orders // the entry order of open status lists (statusorder.go)
 }
 
 // Open opens (creating and migrating) the issuer database at filename.
@@ -138,10 +139,11 @@ func (s *Store) SaveCredential(ctx context.Context, agencyID, idemKey string, re
 		key = idemKey
 	}
 	return sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
-		e, err := allocateStatus(ctx, tx, agencyID, time.Now())
+		es, err := s.reserveStatuses(ctx, tx, agencyID, 1, time.Now())
 		if err != nil {
 			return fmt.Errorf("allocate status entry: %w", err)
 		}
+		e := es[0]
 		c, sealedRaw, err := sign(e)
 		if err != nil {
 			return err

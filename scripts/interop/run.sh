@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh checks that the credentials ezheng issues verify with independent libraries:
 # SD-JWT VC (+KB) with @sd-jwt/sd-jwt-vc, VCDM 2.0 vc+jwt with panva's jose, VCDM 1.1 JWT-VC
-# with jose and did-jwt-vc; and, the other way round, that ezheng's verifier accepts a vc+jwt
+# with jose and did-jwt-vc, VCDM 1.1 JSON-LD (Ed25519Signature2020, with its status entry) with
+# @digitalbazaar/vc; and, the other way round, that ezheng's verifier accepts a vc+jwt
 # made by jose and a JWT-VC made by did-jwt-vc.
 #
 #   bash scripts/interop/run.sh

@@ -1,6 +1,10 @@
 // verify.mjs checks the fixtures written by scripts/interop/gen with libraries that share no code
 // with ezheng: panva's `jose` for the JWTs, `did-jwt-vc` (uPort/Veramo) for VCDM 1.1 JWT-VCs,
-// `@sd-jwt/sd-jwt-vc` (+ `@sd-jwt/crypto-nodejs`) for SD-JWT VC. Issuer keys are taken from the kid's DID (did:key, did:jwk), decoded here without
+// `@sd-jwt/sd-jwt-vc` (+ `@sd-jwt/crypto-nodejs`) for SD-JWT VC, Digital Bazaar's `@digitalbazaar/vc`
+// with `@digitalbazaar/ed25519-signature-2020` (jsonld-signatures, rdf-canonize) for the VCDM 1.1
+// JSON-LD credential and its BitstringStatusListEntry. JSON-LD contexts come from Digital Bazaar's
+// context packages (credentials v1, Ed25519Signature2020, Bitstring Status List v1, DID v1),
+// offline; only our own licence context is read from the fixtures. Issuer keys are taken from the kid's DID (did:key, did:jwk), decoded here without
 // ezheng's code, and cross-checked with the published JWK files.
 //
 // Usage: node scripts/interop/verify.mjs DIR
@@ -17,6 +21,12 @@ import * as jose from 'jose';
 import { SDJwtVcInstance } from '@sd-jwt/sd-jwt-vc';
 import { digest, ES256 } from '@sd-jwt/crypto-nodejs';
 import { verifyCredential } from 'did-jwt-vc';
+import * as vc from '@digitalbazaar/vc';
+import { Ed25519Signature2020 } from '@digitalbazaar/ed25519-signature-2020';
+import { contexts as credentialsContexts } from '@digitalbazaar/credentials-context';
+import ed25519Context from 'ed25519-signature-2020-context';
+import { contexts as statusContexts } from '@digitalbazaar/vc-bitstring-status-list-context';
+import didContext from 'did-context';
 
 const CONTEXT_V2 = 'https://www.w3.org/ns/credentials/v2';
 const CONTEXT_V1 = 'https://www.w3.org/2018/credentials/v1';
@@ -288,6 +298,92 @@ for (const c of expected.credentials.filter((c) => c.format !== 'vc+jwt')) {
     return `signer ${c.kid.slice(0, 24)}..., issuer/id/subject/issuanceDate/expirationDate restored from iss/jti/sub/nbf/exp`;
   });
 }
+
+// --- VCDM 1.1 JSON-LD (ldp_vc) --------------------------------------------------------------
+
+const ldp = expected.ldp;
+
+// ldpDocumentLoader serves, offline, the contexts of Digital Bazaar's packages, our licence
+// context from the fixtures, and did:key verification methods and controller documents built
+// from the DID itself (for Ed25519 the did:key method-specific id is the publicKeyMultibase of an
+// Ed25519VerificationKey2020). Anything else is refused.
+function ldpDocumentLoader() {
+  const docs = new Map([
+    ...credentialsContexts,
+    ...ed25519Context.contexts,
+    ...statusContexts,
+    ...didContext.contexts,
+    ['https://ezheng.dev/contexts/licence/v1', readJSON(ldp.licenceContext)],
+  ]);
+  return async (url) => {
+    if (docs.has(url)) {
+      return { contextUrl: null, documentUrl: url, document: docs.get(url) };
+    }
+    if (url.startsWith('did:key:z6Mk')) {
+      const did = url.split('#')[0];
+      const mb = did.slice('did:key:'.length);
+      const vmId = `${did}#${mb}`;
+      didKeyJWK(vmId); // checks the multicodec and that it is an Ed25519 key
+      const vm = {
+        '@context': ed25519Context.CONTEXT_URL,
+        id: vmId,
+        type: 'Ed25519VerificationKey2020',
+        controller: did,
+        publicKeyMultibase: mb,
+      };
+      const document = url.includes('#') ? vm : {
+        '@context': [didContext.CONTEXT_URL, ed25519Context.CONTEXT_URL],
+        id: did,
+        verificationMethod: [vm],
+        assertionMethod: [vmId],
+        authentication: [vmId],
+      };
+      return { contextUrl: null, documentUrl: url, document };
+    }
+    throw new Error(`document loader: refusing ${url} (offline)`);
+  };
+}
+
+check('VCDM 1.1 JSON-LD Ed25519Signature2020 with BitstringStatusListEntry (@digitalbazaar/vc)', async () => {
+  const credential = readJSON(ldp.file);
+  // The key of the proof must be the published issuer key.
+  const { jwk } = didKeyJWK(credential.proof?.verificationMethod ?? '');
+  assertEqual(jwk.x, readJSON(ldp.jwk).x, 'proof key vs the published issuer JWK');
+  let statusChecked = false;
+  const result = await vc.verifyCredential({
+    credential,
+    suite: new Ed25519Signature2020(),
+    documentLoader: ldpDocumentLoader(),
+    // The list itself is not reachable offline; the entry is checked here, and the proof
+    // (verified before this runs) covers it.
+    checkStatus: async ({ credential: c }) => {
+      const s = c.credentialStatus;
+      assertEqual(s, ldp.status, 'credentialStatus');
+      assertEqual(s.type, 'BitstringStatusListEntry', 'credentialStatus.type');
+      assertEqual(s.statusPurpose, 'message', 'statusPurpose');
+      assert(/^(0|[1-9][0-9]*)$/.test(s.statusListIndex), 'statusListIndex is not a decimal string');
+      assertEqual(s.id, `${s.statusListCredential}#${s.statusListIndex}`, 'credentialStatus.id');
+      assertEqual(s.statusSize, 2, 'statusSize');
+      assertEqual(s.statusMessage.map((m) => m.status), ['0x0', '0x1', '0x2', '0x3'], 'statusMessage values');
+      statusChecked = true;
+      return { verified: true };
+    },
+  });
+  if (!result.verified) {
+    const err = result.error?.errors?.[0] ?? result.error ?? result.results?.[0]?.error;
+    throw new Error(`not verified: ${err?.message ?? JSON.stringify(result)}`);
+  }
+  assert(statusChecked, 'the status entry was not checked');
+  assertEqual(credential.issuer, ldp.issuer, 'issuer');
+  assertEqual(credential.proof.verificationMethod, ldp.kid, 'verificationMethod');
+  assertEqual(credential.id, ldp.id, 'id');
+  assertEqual(credential.type, ldp.types, 'type');
+  const { id, ...claims } = credential.credentialSubject;
+  assertEqual(id, ldp.subject, 'credentialSubject.id');
+  assertEqual(claims, ldp.claims, 'credentialSubject');
+  return `proof verified (URDNA2015 + Ed25519), status entry: ${credential.credentialStatus.statusPurpose} ` +
+    `#${credential.credentialStatus.statusListIndex}, statusSize 2, contexts from @digitalbazaar packages`;
+});
 
 // --- run -------------------------------------------------------------------------------------
 

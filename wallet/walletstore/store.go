@@ -67,19 +67,7 @@ func (s *Store) CitizenByName(ctx context.Context, name string) (wallet.Citizen,
 	return scanCitizen(s.db.QueryRowContext(ctx, `SELECT id, name, holder_did, holder_kid, created_at FROM citizens WHERE name = ?`, name))
 }
 
-// AddToken implements wallet.Store.
-func (s *Store) AddToken(ctx context.Context, citizenID string, tokenHash []byte, at time.Time) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO citizen_tokens(token_hash, citizen_id, created_at) VALUES (?,?,?)`, tokenHash, citizenID, at.Unix())
-	return err
-}
-
-// CitizenByToken implements wallet.Store.
-func (s *Store) CitizenByToken(ctx context.Context, tokenHash []byte) (wallet.Citizen, error) {
-	return scanCitizen(s.db.QueryRowContext(ctx, `SELECT c.id, c.name, c.holder_did, c.holder_kid, c.created_at
-		FROM citizen_tokens t JOIN citizens c ON c.id = t.citizen_id WHERE t.token_hash = ?`, tokenHash))
-}
-
-// HolderKey implements wallet.Store.
+// HolderKey returns a citizen's sealed holder key (see SealedHolderKey for its version).
 func (s *Store) HolderKey(ctx context.Context, citizenID string) ([]byte, error) {
 	var k []byte
 	err := s.db.QueryRowContext(ctx, `SELECT sealed_key FROM citizens WHERE id = ?`, citizenID).Scan(&k)
@@ -89,14 +77,14 @@ func (s *Store) HolderKey(ctx context.Context, citizenID string) ([]byte, error)
 	return k, err
 }
 
-const credentialColumns = `id, type, issuer, format, digest, claims, issued_at, expires_at, stored_at, sealed_raw`
+const credentialColumns = `id, type, issuer, format, digest, claims, issued_at, expires_at, stored_at, key_version, sealed_raw`
 
 func scanCredential(row interface{ Scan(...any) error }) (wallet.Credential, []byte, error) {
 	var c wallet.Credential
 	var claims string
 	var issued, expires, stored int64
 	var sealed []byte
-	err := row.Scan(&c.ID, &c.Type, &c.Issuer, &c.Format, &c.Digest, &claims, &issued, &expires, &stored, &sealed)
+	err := row.Scan(&c.ID, &c.Type, &c.Issuer, &c.Format, &c.Digest, &claims, &issued, &expires, &stored, &c.KeyVersion, &sealed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, nil, wallet.ErrNotFound
 	}
@@ -116,9 +104,9 @@ func (s *Store) SaveCredential(ctx context.Context, citizenID string, c wallet.C
 	if err != nil {
 		return wallet.Credential{}, false, err
 	}
-	res, err := s.db.ExecContext(ctx, `INSERT INTO credentials(id, citizen_id, type, issuer, format, digest, claims, sealed_raw, issued_at, expires_at, stored_at)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (citizen_id, digest) DO NOTHING`,
-		c.ID, citizenID, c.Type, c.Issuer, c.Format, c.Digest, string(claims), sealedRaw, c.IssuedAt.Unix(), c.ExpiresAt.Unix(), c.StoredAt.Unix())
+	res, err := s.db.ExecContext(ctx, `INSERT INTO credentials(id, citizen_id, type, issuer, format, digest, claims, sealed_raw, issued_at, expires_at, stored_at, key_version)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (citizen_id, digest) DO NOTHING`,
+		c.ID, citizenID, c.Type, c.Issuer, c.Format, c.Digest, string(claims), sealedRaw, c.IssuedAt.Unix(), c.ExpiresAt.Unix(), c.StoredAt.Unix(), c.KeyVersion)
 	if err != nil {
 		return wallet.Credential{}, false, err
 	}

@@ -14,11 +14,15 @@
 //	vcdm2-es256.jwt       VCDM 2.0 vc+jwt, P-256 issuer (did:jwk)
 //	jwtvc11-eddsa.jwt     VCDM 1.1 JWT-VC, Ed25519 issuer (did:key)
 //	jwtvc11-es256.jwt     VCDM 1.1 JWT-VC, P-256 issuer (did:jwk)
+//	ldp-vc.json           VCDM 1.1 JSON-LD DrivingLicence, Ed25519Signature2020 (internal/ldvc),
+//	                      Ed25519 issuer (did:key), with the BitstringStatusListEntry the
+//	                      issuer gives every ldp_vc (issuer.LDPStatusEntry)
+//	licence-v1.jsonld     our JSON-LD context, which the verifier cannot get elsewhere
 //	issuer-ed25519.jwk.json, issuer-p256.jwk.json, holder.jwk.json   public JWKs
 //	expected.json         issuers, kids, claims, audience, nonce and times to check against
 //
 // With --tamper, every signed fixture gets one bit flipped in a signed byte (a claim value in a
-// JWT payload or in a disclosure) after signing, so that a correct verifier must reject each one;
+// JWT payload or in a disclosure; the status list index of the JSON-LD credential) after signing, so that a correct verifier must reject each one;
 // run.sh uses it as a self-check of the verifier script.
 package main
 
@@ -40,8 +44,10 @@ import (
 	"time"
 
 	"github.com/ezheng/ezheng/did"
+	"github.com/ezheng/ezheng/internal/ldvc"
 	"github.com/ezheng/ezheng/internal/sdjwt"
 	"github.com/ezheng/ezheng/internal/vcjwt"
+	ezissuer "github.com/ezheng/ezheng/issuer"
 	"github.com/go-jose/go-jose/v4"
 )
 
@@ -217,8 +223,44 @@ func run(args []string) error {
 		}
 	}
 
+	// VCDM 1.1 JSON-LD with an Ed25519Signature2020 proof and a status entry.
+	ldpStatus := ezissuer.LDPStatusEntry("https://issuer.example.gov.tw/issuer/v1/status/sl_1/w3c/message", ldpIndex)
+	ldpSubject := map[string]any{"family_name": "Zheng", "given_name": givenName, "licence_class": "C1", "birth_date": "1990-02-03"}
+	ldpCred := map[string]any{
+		"@context":          []any{ldvc.ContextCredentialsV1, ldvc.ContextLicenceV1, ldvc.ContextStatusV1},
+		"id":                "urn:uuid:" + uuid4(),
+		"type":              []any{"VerifiableCredential", "DrivingLicence"},
+		"issuer":            edIss.did,
+		"issuanceDate":      from.Format(time.RFC3339),
+		"expirationDate":    until.Format(time.RFC3339),
+		"credentialSubject": withID(ldpSubject, holderDID),
+		"credentialStatus":  ldpStatus,
+	}
+	ldp, err := ldvc.Sign(ldpCred, edKey, edIss.kid, now)
+	if err != nil {
+		return fmt.Errorf("ldvc.Sign: %w", err)
+	}
+	if _, err := ldvc.Verify(ldp, func(string) (ed25519.PublicKey, error) { return edKey.Public().(ed25519.PublicKey), nil }, now); err != nil {
+		return fmt.Errorf("ldp_vc: own Verify: %w", err)
+	}
+	files["ldp-vc.json"] = string(ldp)
+	licenceContext, _ := ldvc.ContextDocument(ldvc.ContextLicenceV1)
+	files["licence-v1.jsonld"] = string(licenceContext)
+
 	if *tamper {
 		for name, s := range files {
+			if name == "licence-v1.jsonld" {
+				continue
+			}
+			if name == "ldp-vc.json" {
+				// The status entry is covered by the proof: another index must not verify.
+				want := fmt.Sprintf(`"statusListIndex":"%d"`, ldpIndex)
+				if !strings.Contains(s, want) {
+					return errors.New("tampering ldp-vc.json: no statusListIndex")
+				}
+				files[name] = strings.Replace(s, want, fmt.Sprintf(`"statusListIndex":"%d"`, ldpIndex^1), 1)
+				continue
+			}
 			t, err := tamperToken(s)
 			if err != nil {
 				return fmt.Errorf("tampering %s: %w", name, err)
@@ -258,6 +300,18 @@ func run(args []string) error {
 			"iat":       now.Unix(),
 		},
 		"credentials": vcs,
+		"ldp": map[string]any{
+			"file":           "ldp-vc.json",
+			"licenceContext": "licence-v1.jsonld",
+			"jwk":            "issuer-ed25519.jwk.json",
+			"issuer":         edIss.did,
+			"kid":            edIss.kid,
+			"id":             ldpCred["id"],
+			"subject":        holderDID,
+			"types":          []string{"VerifiableCredential", "DrivingLicence"},
+			"claims":         ldpSubject,
+			"status":         ldpStatus,
+		},
 	}
 	b, err := json.MarshalIndent(expected, "", "  ")
 	if err != nil {
@@ -319,6 +373,18 @@ func flip(seg, needle string) (string, bool) {
 	}
 	b[i+len(needle)-1] ^= 0x01
 	return base64.RawURLEncoding.EncodeToString(b), true
+}
+
+// ldpIndex is the status list index of the JSON-LD fixture.
+const ldpIndex = 94567
+
+// withID returns a copy of subject with id set.
+func withID(subject map[string]any, id string) map[string]any {
+	out := map[string]any{"id": id}
+	for k, v := range subject {
+		out[k] = v
+	}
+	return out
 }
 
 // pick returns the members of m named in names.
