@@ -19,8 +19,13 @@ type Sharer interface {
 	// OpenShareRequest fetches and verifies the request an openid4vp:// link points at and
 	// evaluates it against the citizen's credentials.
 	OpenShareRequest(ctx context.Context, c wallet.Citizen, link string) (wallet.ShareRequest, error)
-	// Share presents the chosen credentials and posts them to the verifier.
-	Share(ctx context.Context, c wallet.Citizen, requestObject string, choose map[string]string) (wallet.ShareResult, error)
+	// Share presents the chosen credentials and posts them to the verifier; when a credential
+	// to present is bound to a holder key on the phone it posts nothing and returns the
+	// KB-JWTs the phone must sign (a non-nil *wallet.ShareSigning) for CompleteShare.
+	Share(ctx context.Context, sess wallet.Session, requestObject string, choose map[string]string) (wallet.ShareResult, *wallet.ShareSigning, error)
+	// CompleteShare checks the phone's signatures (by query id) of a share Share left to it
+	// and posts the response; the request is bound to the session's citizen and device.
+	CompleteShare(ctx context.Context, sess wallet.Session, id string, signatures map[string]string) (wallet.ShareResult, error)
 	// DeclineShare tells the verifier the citizen said no.
 	DeclineShare(ctx context.Context, c wallet.Citizen, requestObject string) error
 }
@@ -38,6 +43,8 @@ var ShareRules = []problem.Rule{
 //
 //	POST /bridge/v1/share-requests          {"uri": "openid4vp://…"} → the consent view
 //	POST /bridge/v1/share-requests/consent  {"request": "<from the consent view>", "choose": {"<query id>": "<credential id>"}}
+//	     → 200 what was shared, or 202 the KB-JWTs for the phone to sign (holder keys on the phone)
+//	POST /bridge/v1/share-requests/consent/{id}/complete  {"signatures": {"<query id>": "<base64url signature>"}}
 //	POST /bridge/v1/share-requests/decline  {"request": "<from the consent view>"}
 func RegisterShare(e *echo.Echo, w Wallet, sh Sharer, cfg Config) error {
 	if cfg.DPoP == nil || cfg.PublicURL == "" || sh == nil {
@@ -47,6 +54,7 @@ func RegisterShare(e *echo.Echo, w Wallet, sh Sharer, cfg Config) error {
 	g := e.Group("/bridge/v1/share-requests")
 	g.POST("", h.open)
 	g.POST("/consent", h.consent)
+	g.POST("/consent/:id/complete", h.complete)
 	g.POST("/decline", h.decline)
 	return nil
 }
@@ -92,7 +100,7 @@ func (h shareHandler) open(c echo.Context) error {
 }
 
 func (h shareHandler) consent(c echo.Context) error {
-	cit, err := h.auth(c)
+	s, err := h.session(c)
 	if err != nil {
 		return err
 	}
@@ -103,7 +111,37 @@ func (h shareHandler) consent(c echo.Context) error {
 	if req.Request == "" {
 		return fmt.Errorf("%w: \"request\" is required", problem.ErrMalformed)
 	}
-	res, err := h.sh.Share(c.Request().Context(), cit, req.Request, req.Choose)
+	res, sign, err := h.sh.Share(c.Request().Context(), s, req.Request, req.Choose)
+	if err != nil {
+		return err
+	}
+	if sign != nil {
+		c.Response().Header().Set("Cache-Control", "no-store")
+		return c.JSON(http.StatusAccepted, sign)
+	}
+	return c.JSON(http.StatusOK, res)
+}
+
+// ShareSignatures is the body of POST /bridge/v1/share-requests/consent/{id}/complete: per
+// query id of the consent's "sign" list, the JWS signature of its signing_input by the holder
+// key, base64url without padding (64 bytes).
+type ShareSignatures struct {
+	Signatures map[string]string `json:"signatures"`
+}
+
+func (h shareHandler) complete(c echo.Context) error {
+	s, err := h.session(c)
+	if err != nil {
+		return err
+	}
+	var req ShareSignatures
+	if err := web.Bind(c, &req); err != nil {
+		return err
+	}
+	if len(req.Signatures) == 0 {
+		return fmt.Errorf("%w: \"signatures\" is required", problem.ErrMalformed)
+	}
+	res, err := h.sh.CompleteShare(c.Request().Context(), s, c.Param("id"), req.Signatures)
 	if err != nil {
 		return err
 	}

@@ -330,12 +330,24 @@ func (s *Service) anchorStatus(ctx context.Context, citizenID, id string, withRe
 	return st, nil
 }
 
-// CredentialDetail returns one of c's credentials (metadata, without its raw form) with the
-// state of its anchor receipt, and the receipt once it is verified. Errors: ErrNotFound.
+// CredentialDetail returns one of c's credentials (metadata) with the state of its anchor
+// receipt, and the receipt once it is verified. A credential bound to one of c's holder keys
+// on the phone comes with that key's id and its text (Text), which the app caches to show it
+// offline; a wallet-held one without its text (the app could not sign for it anyway).
+// Errors: ErrNotFound.
 func (s *Service) CredentialDetail(ctx context.Context, c Citizen, id string) (Credential, error) {
-	cr, _, err := s.store.Credential(ctx, c.ID, id)
+	cr, err := s.Credential(ctx, c, id)
 	if err != nil {
 		return Credential{}, err
+	}
+	raw := cr.Raw
+	cr.Raw = ""
+	switch hk, onDevice, err := s.credentialKey(ctx, c, raw); {
+	case errors.Is(err, ErrNotBound): // its holder key was removed: nothing to show it with
+	case err != nil:
+		return Credential{}, err
+	case onDevice:
+		cr.HolderKey, cr.Text = hk.ID, raw
 	}
 	if cr.Anchor, err = s.anchorStatus(ctx, c.ID, id, true); err != nil {
 		return Credential{}, err

@@ -90,6 +90,7 @@ type HolderKey struct {
 const (
 	SigningPresentation = "presentation"
 	SigningReceipt      = "receipt"
+	SigningShare        = "share" // the KB-JWTs of an OpenID4VP response (oid4vp.go)
 )
 
 // DeviceSigning is a signature the wallet waits for from a device, as stored: who may
@@ -539,28 +540,71 @@ func (s *Service) StartPresentation(ctx context.Context, sess Session, id string
 		return PresentationRequest{}, fmt.Errorf("present: %w", err)
 	}
 	nonce := secret.String(12)
-	header := kbHeaders[hk.Alg]
-	payload, err := json.Marshal(struct {
-		Aud    string `json:"aud"`
-		Iat    int64  `json:"iat"`
-		Nonce  string `json:"nonce"`
-		SDHash string `json:"sd_hash"`
-	}{audience, now.Unix(), nonce, sdjwt.SDHash(part)})
+	kb, err := kbToSign(hk, audience, nonce, part, now)
 	if err != nil {
 		return PresentationRequest{}, err
 	}
-	input := b64(header) + "." + b64(string(payload))
-	sec := presentationSecrets{SDJWT: part, SigningInput: input, Disclosed: disclose, Audience: audience, Nonce: nonce, IssuedAt: now}
+	sec := presentationSecrets{SDJWT: part, SigningInput: kb.input, Disclosed: disclose, Audience: audience, Nonce: nonce, IssuedAt: now}
 	p := DeviceSigning{ID: secret.ID("ds"), CitizenID: c.ID, DeviceID: sess.Device.ID, HolderKeyID: hk.ID, Kind: SigningPresentation,
 		CredentialID: cr.ID, CreatedAt: now, ExpiresAt: now.Add(s.qrValidity)}
 	if err := s.saveSigning(ctx, ks, p, sec); err != nil {
 		return PresentationRequest{}, err
 	}
 	return PresentationRequest{
-		SigningRequest: SigningRequest{ID: p.ID, HolderKey: hk.ID, Alg: hk.Alg, SigningInput: input, Header: json.RawMessage(header),
-			Payload: payload, ExpiresAt: p.ExpiresAt},
+		SigningRequest: SigningRequest{ID: p.ID, HolderKey: hk.ID, Alg: hk.Alg, SigningInput: kb.input, Header: kb.header,
+			Payload: kb.payload, ExpiresAt: p.ExpiresAt},
 		CredentialID: cr.ID, SDJWT: part, Disclosed: disclose, Audience: audience, IssuedAt: now,
 	}, nil
+}
+
+// kbJWT is a key-binding JWT for the phone to sign: its JWS signing input and the decoded
+// header and payload.
+type kbJWT struct {
+	input           string
+	header, payload json.RawMessage
+}
+
+// kbToSign prepares the KB-JWT of the presentation part (an SD-JWT ending in "~") for the
+// device holder key hk: header kbHeaders[hk.Alg], payload {"aud", "iat", "nonce", "sd_hash"}.
+func kbToSign(hk HolderKey, aud, nonce, part string, iat time.Time) (kbJWT, error) {
+	header, ok := kbHeaders[hk.Alg]
+	if !ok {
+		return kbJWT{}, fmt.Errorf("holder key %s: no KB-JWT header for alg %q", hk.ID, hk.Alg)
+	}
+	payload, err := json.Marshal(struct {
+		Aud    string `json:"aud"`
+		Iat    int64  `json:"iat"`
+		Nonce  string `json:"nonce"`
+		SDHash string `json:"sd_hash"`
+	}{aud, iat.Unix(), nonce, sdjwt.SDHash(part)})
+	if err != nil {
+		return kbJWT{}, err
+	}
+	return kbJWT{input: b64(header) + "." + b64(string(payload)), header: json.RawMessage(header), payload: payload}, nil
+}
+
+// keyBound appends the phone's signature of input (the KB-JWT kbToSign made for part) to
+// part and checks the result as a verifier would — signature by the registered holder key
+// holderKeyID of the citizen, typ, aud, nonce, iat, sd_hash — returning the presentation.
+// Errors: ErrDeviceSignature, ErrNotFound (the holder key was removed).
+func (s *Service) keyBound(ctx context.Context, ks DeviceKeyStore, citizenID, holderKeyID, part, input, signature, aud, nonce string) (string, error) {
+	hk, err := ks.HolderKeyByID(ctx, citizenID, holderKeyID)
+	if err != nil {
+		return "", err
+	}
+	if _, err := ParseSignature(signature); err != nil {
+		return "", err
+	}
+	text := part + input + "." + signature
+	sd, err := sdjwt.Parse(text)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrDeviceSignature, err)
+	}
+	opts := sdjwt.KeyBindingOptions{Audience: aud, Nonce: nonce, Now: s.now().UTC(), MaxAge: s.qrValidity, Skew: time.Second}
+	if err := sd.VerifyKeyBinding(&hk.Key, opts); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrDeviceSignature, err)
+	}
+	return text, nil
 }
 
 // CompletePresentation finishes a presentation StartPresentation prepared for credential id:
@@ -582,21 +626,9 @@ func (s *Service) CompletePresentation(ctx context.Context, sess Session, id, si
 	if err := json.Unmarshal(sealed, &sec); err != nil {
 		return Presentation{}, fmt.Errorf("signing request %s: %w", p.ID, err)
 	}
-	hk, err := ks.HolderKeyByID(ctx, sess.Citizen.ID, p.HolderKeyID)
+	text, err := s.keyBound(ctx, ks, sess.Citizen.ID, p.HolderKeyID, sec.SDJWT, sec.SigningInput, signature, sec.Audience, sec.Nonce)
 	if err != nil {
 		return Presentation{}, err
-	}
-	if _, err := ParseSignature(signature); err != nil {
-		return Presentation{}, err
-	}
-	text := sec.SDJWT + sec.SigningInput + "." + signature
-	sd, err := sdjwt.Parse(text)
-	if err != nil {
-		return Presentation{}, fmt.Errorf("%w: %v", ErrDeviceSignature, err)
-	}
-	opts := sdjwt.KeyBindingOptions{Audience: sec.Audience, Nonce: sec.Nonce, Now: s.now().UTC(), MaxAge: s.qrValidity, Skew: time.Second}
-	if err := sd.VerifyKeyBinding(&hk.Key, opts); err != nil {
-		return Presentation{}, fmt.Errorf("%w: %v", ErrDeviceSignature, err)
 	}
 	pres := Presentation{Text: text, Disclosed: sec.Disclosed, Audience: sec.Audience, IssuedAt: sec.IssuedAt, ExpiresAt: p.ExpiresAt}
 	cr, err := s.Credential(ctx, sess.Citizen, id)

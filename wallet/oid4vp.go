@@ -153,62 +153,109 @@ func (s *Service) OpenShareRequest(ctx context.Context, c Citizen, link string) 
 	return out, nil
 }
 
-// Share answers a request OpenShareRequest returned (its Request) on c's consent: for each
-// Credential Query to answer it presents the credential choose names for it (or the first
-// that fits), disclosing only the claims asked for, with a key-binding JWT for the request's
-// nonce and the verifier's client_id as audience, and posts the vp_token to the verifier
-// (direct_post). Errors: ErrShareRequest, ErrVerifierIdentity, ErrCannotSatisfy,
-// ErrShareRefused.
-func (s *Service) Share(ctx context.Context, c Citizen, requestObject string, choose map[string]string) (ShareResult, error) {
+// Share answers a request OpenShareRequest returned (its Request) on the consent of the
+// session's citizen: for each Credential Query to answer it presents the credential choose
+// names for it (or the first that fits), disclosing only the claims asked for, with a
+// key-binding JWT for the request's nonce and the verifier's client_id as audience, and posts
+// the vp_token to the verifier (direct_post).
+//
+// A credential bound to a holder key on the phone cannot be signed for here: when one is
+// among those to present, Share sends nothing and returns a *ShareSigning instead of a
+// result — the KB-JWTs the phone must sign, for CompleteShare, which sends the response. The
+// wallet-held ones are signed at once either way. Errors: ErrShareRequest,
+// ErrVerifierIdentity, ErrCannotSatisfy, ErrNotBound (a credential bound to a removed holder
+// key), ErrShareRefused; nothing is sent when Share fails before posting.
+func (s *Service) Share(ctx context.Context, sess Session, requestObject string, choose map[string]string) (ShareResult, *ShareSigning, error) {
+	c := sess.Citizen
 	req, err := s.reverify(ctx, requestObject)
 	if err != nil {
-		return ShareResult{}, err
+		return ShareResult{}, nil, err
 	}
 	ev, creds, err := s.evaluate(ctx, c, req.DCQLQuery)
 	if err != nil {
-		return ShareResult{}, err
+		return ShareResult{}, nil, err
 	}
 	if !ev.Satisfied {
-		return ShareResult{}, fmt.Errorf("%w: nothing answers %v", ErrCannotSatisfy, ev.Unsatisfied)
+		return ShareResult{}, nil, fmt.Errorf("%w: nothing answers %v", ErrCannotSatisfy, ev.Unsatisfied)
 	}
 	for qid := range choose {
 		if !slices.Contains(ev.Selected, qid) {
-			return ShareResult{}, fmt.Errorf("%w: the request does not ask %q", ErrCannotSatisfy, qid)
+			return ShareResult{}, nil, fmt.Errorf("%w: the request does not ask %q", ErrCannotSatisfy, qid)
 		}
-	}
-	key, err := s.holderKey(ctx, c)
-	if err != nil {
-		return ShareResult{}, err
-	}
-	signer, err := sdjwt.NewSigner(key.Signer(), sdjwt.TypeKB, "")
-	if err != nil {
-		return ShareResult{}, err
 	}
 	now := s.now().UTC().Truncate(time.Second)
 	res := ShareResult{Verifier: identity(req, requestObject), Shared: []SharedCredential{}}
-	token := map[string][]string{}
+	token := map[string]string{}
+	var signer jose.Signer
+	var onPhone []shareOnPhone
 	for _, qid := range ev.Selected {
 		m, ok := pick(ev.Matches[qid], choose[qid])
 		if !ok {
-			return ShareResult{}, fmt.Errorf("%w: credential %q does not answer %q", ErrCannotSatisfy, choose[qid], qid)
+			return ShareResult{}, nil, fmt.Errorf("%w: credential %q does not answer %q", ErrCannotSatisfy, choose[qid], qid)
 		}
 		cr, err := s.Credential(ctx, c, m.CredentialID)
 		if err != nil {
-			return ShareResult{}, err
+			return ShareResult{}, nil, err
 		}
-		p, err := sdjwt.Present(cr.Raw, m.Disclose, signer, req.ClientID, req.Nonce, now)
+		hk, onDevice, err := s.credentialKey(ctx, c, cr.Raw)
 		if err != nil {
-			return ShareResult{}, fmt.Errorf("present %s: %w", cr.ID, err)
+			return ShareResult{}, nil, fmt.Errorf("present %s: %w", cr.ID, err)
 		}
-		token[qid] = []string{p}
+		var p string
+		if onDevice {
+			// Only the disclosures now: the phone signs the KB-JWT (CompleteShare).
+			if p, err = sdjwt.Present(cr.Raw, m.Disclose, nil, "", "", now); err != nil {
+				return ShareResult{}, nil, fmt.Errorf("present %s: %w", cr.ID, err)
+			}
+			onPhone = append(onPhone, shareOnPhone{QueryID: qid, CredentialID: cr.ID, Disclosed: m.Disclose, Key: hk})
+		} else {
+			if signer == nil {
+				if signer, err = s.walletKBSigner(ctx, c); err != nil {
+					return ShareResult{}, nil, err
+				}
+			}
+			if p, err = sdjwt.Present(cr.Raw, m.Disclose, signer, req.ClientID, req.Nonce, now); err != nil {
+				return ShareResult{}, nil, fmt.Errorf("present %s: %w", cr.ID, err)
+			}
+		}
+		token[qid] = p
 		res.Shared = append(res.Shared, SharedCredential{QueryID: qid, CredentialID: cr.ID, Type: creds[cr.ID].Type, Disclosed: m.Disclose})
 	}
-	body, err := (&oid4vp.Response{VPToken: token, State: req.State}).Encode()
+	if len(onPhone) > 0 {
+		sig, err := s.startShareSigning(ctx, sess, req, requestObject, res, token, onPhone, creds, now)
+		if err != nil {
+			return ShareResult{}, nil, err
+		}
+		return ShareResult{}, &sig, nil
+	}
+	res, err = s.sendShare(ctx, c, req, res, token, creds, now)
+	return res, nil, err
+}
+
+// walletKBSigner signs key-binding JWTs with c's wallet-held holder key.
+func (s *Service) walletKBSigner(ctx context.Context, c Citizen) (jose.Signer, error) {
+	key, err := s.holderKey(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return sdjwt.NewSigner(key.Signer(), sdjwt.TypeKB, "")
+}
+
+// sendShare posts the presentations in token (one per query id) to the verifier of req,
+// records what was shared in c's history (at), and returns res with the verifier's
+// redirect_uri. Errors: ErrShareRefused.
+func (s *Service) sendShare(ctx context.Context, c Citizen, req *oid4vp.AuthorizationRequest, res ShareResult, token map[string]string,
+	creds map[string]Credential, at time.Time) (ShareResult, error) {
+	vp := map[string][]string{}
+	for qid, p := range token {
+		vp[qid] = []string{p}
+	}
+	body, err := (&oid4vp.Response{VPToken: vp, State: req.State}).Encode()
 	if err != nil {
 		return ShareResult{}, err
 	}
 	res.RedirectURI, err = s.postResponse(ctx, req.ResponseURI, body)
-	s.recordShare(ctx, c, req, res, creds, now, err)
+	s.recordShare(ctx, c, req, res, creds, at, err)
 	if err != nil {
 		return ShareResult{}, err
 	}

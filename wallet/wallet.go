@@ -61,6 +61,12 @@ type Credential struct {
 	KeyVersion int `json:"-"`
 	// Anchor is the state of its anchor receipt (anchor.go), in a credential's detail.
 	Anchor *AnchorStatus `json:"anchor,omitempty"`
+	// HolderKey is the id of the holder key on the phone the credential is bound to, and
+	// Text the credential as issued (every disclosure, no KB-JWT): in a credential's detail,
+	// only for a credential bound to a holder key on the phone, so that the app can make
+	// counter presentations with its key while offline. Empty for a wallet-held credential.
+	HolderKey string `json:"holder_key,omitempty"`
+	Text      string `json:"credential,omitempty"`
 }
 
 // Presentation is a holder-bound presentation ready to show as a QR code.

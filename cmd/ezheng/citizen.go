@@ -23,6 +23,7 @@ import (
 	"github.com/ezheng/ezheng/internal/dpop"
 	"github.com/ezheng/ezheng/internal/qr"
 	"github.com/ezheng/ezheng/internal/secret"
+	"github.com/ezheng/ezheng/wallet"
 )
 
 // `ezheng citizen` is a command-line stand-in for the phone app: a reference client of the
@@ -33,8 +34,9 @@ import (
 const citizenProfileEnv = "EZHENG_CITIZEN_PROFILE"
 
 // citizenProfile is what the phone app keeps: the server, its device key and the access
-// token bound to it, and a share request waiting for the citizen's consent. It is stored as
-// JSON in a file of mode 0600; the private key and the token are secrets.
+// token bound to it, a share request waiting for the citizen's consent, and optionally a
+// holder key with the credentials bound to it. It is stored as JSON in a file of mode 0600;
+// the private keys and the token are secrets.
 type citizenProfile struct {
 	Server    string          `json:"server"`
 	CitizenID string          `json:"citizen_id,omitempty"`
@@ -45,6 +47,13 @@ type citizenProfile struct {
 	// PendingShare is the verified request object of the last share request shown without
 	// --yes: `citizen share --yes` (or --decline) answers it.
 	PendingShare string `json:"pending_share,omitempty"`
+	// HolderKey is the private JWK (P-256) of the holder key this phone keeps (`citizen
+	// holder-key register`), never sent; HolderKeyID is its id at the wallet.
+	HolderKey   json.RawMessage `json:"holder_key,omitempty"`
+	HolderKeyID string          `json:"holder_key_id,omitempty"`
+	// Cached are the credentials bound to that key, by id, as `citizen sync` fetched them:
+	// what `citizen qr --offline` shows.
+	Cached map[string]cachedCredential `json:"cached_credentials,omitempty"`
 }
 
 // Authorize signs req as this phone: a DPoP proof of the device key for req's method and URL
@@ -154,7 +163,11 @@ $` + citizenProfileEnv + `), signs every call with a fresh DPoP proof of the dev
 prints the bridge's answers as JSON.
 
 A day: enrol, receive an offer (its link or a picture of its QR), show a credential at a
-counter (qr), share claims with an online service (share), look at the history.`,
+counter (qr), share claims with an online service (share), look at the history.
+
+With a holder key on the phone (holder-key register), credentials are received bound to it
+(receive --on-device), the phone signs their presentations (qr, share), and sync caches
+them so that qr --offline makes the counter QR with no network.`,
 	}
 	def := getenv(citizenProfileEnv)
 	if def == "" {
@@ -163,7 +176,7 @@ counter (qr), share claims with an online service (share), look at the history.`
 	cmd.PersistentFlags().String("profile", def, "the phone's profile file (device key and access token; mode 0600)")
 	cmd.AddCommand(citizenEnrolCmd(stdout), citizenCredentialsCmd(stdout), citizenReceiveCmd(stdout, stderr),
 		citizenQRCmd(stdout), citizenShareCmd(stdout, stderr), citizenHistoryCmd(stdout), citizenDevicesCmd(stdout),
-		citizenEventsCmd(stdout))
+		citizenEventsCmd(stdout), citizenHolderKeyCmd(stdout), citizenSyncCmd(stdout))
 	return cmd
 }
 
@@ -378,11 +391,14 @@ func citizenReceiveCmd(stdout, stderr io.Writer) *cobra.Command {
 		Long: `receive hands the bridge a credential offer — the link, or the text of the QR code in --qr
 (PNG or JPEG) — with the transaction code the citizen was sent another way. The wallet runs
 OpenID4VCI with the issuer, checks the credential and keeps it. It prints {"credentials": …};
-for a credential an officer must approve first, {"pending": …} (see GET /bridge/v1/pending).`,
+for a credential an officer must approve first, {"pending": …} (see GET /bridge/v1/pending).
+With --on-device the credential is bound to this phone's holder key: the bridge runs the
+offer up to the proof of possession, the phone signs the proof, the bridge finishes.`,
 		Args: cobra.MaximumNArgs(1),
 	}
 	cmd.Flags().String("qr", "", "PNG or JPEG of the offer's QR code, instead of OFFER_URI")
 	cmd.Flags().String("tx-code", "", "the offer's transaction code (PIN)")
+	cmd.Flags().Bool("on-device", false, "bind the credential to this phone's holder key (holder-key register): the phone signs the proof (POST /bridge/v1/device-offers)")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		offer, err := linkOrQR(cmd, args, "offer link (openid-credential-offer://…)")
 		if err != nil {
@@ -393,8 +409,13 @@ for a credential an officer must approve first, {"pending": …} (see GET /bridg
 			return err
 		}
 		var out json.RawMessage
-		status, err := c.call(cmd.Context(), http.MethodPost, "/bridge/v1/offers",
-			map[string]string{"offer_uri": offer, "tx_code": getString(cmd.Flags(), "tx-code")}, &out, http.StatusCreated, http.StatusAccepted)
+		var status int
+		if onDevice, _ := cmd.Flags().GetBool("on-device"); onDevice {
+			status, out, err = c.receiveOnDevice(cmd, offer, getString(cmd.Flags(), "tx-code"))
+		} else {
+			status, err = c.call(cmd.Context(), http.MethodPost, "/bridge/v1/offers",
+				map[string]string{"offer_uri": offer, "tx_code": getString(cmd.Flags(), "tx-code")}, &out, http.StatusCreated, http.StatusAccepted)
+		}
 		if err != nil {
 			return err
 		}
@@ -408,12 +429,17 @@ for a credential an officer must approve first, {"pending": …} (see GET /bridg
 
 func citizenQRCmd(stdout io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "qr CREDENTIAL_ID --disclose a,b,c [--audience COUNTER] [--png FILE]",
+		Use:   "qr CREDENTIAL_ID --disclose a,b,c [--audience COUNTER] [--png FILE] [--offline]",
 		Short: "Make the counter QR of a credential with only the claims named (POST /bridge/v1/credentials/{id}/qr)",
 		Long: `qr makes the QR the citizen shows at a counter: a holder-bound presentation of the credential
 with only the --disclose claims, for the counter --audience, valid for the server's QR
 validity (60 s by default). It prints the QR text (the compact EZ1: form unless --plain) and
-its QR version; --png writes the picture.`,
+its QR version; --png writes the picture. For a credential bound to this phone's holder key
+the phone signs the key-binding JWT the bridge prepares (POST …/presentations, …/complete).
+
+With --offline the phone makes it alone, with no network: from the credential's text cached
+by "sync" and the phone's holder key (only for credentials bound to it). A QR made offline
+is not in the wallet's history: the wallet never saw it.`,
 		Args: cobra.ExactArgs(1),
 	}
 	fs := cmd.Flags()
@@ -421,38 +447,58 @@ its QR version; --png writes the picture.`,
 	fs.String("audience", "", "the counter's id (the key-binding JWT's aud); default: the wallet's generic counter audience")
 	fs.String("png", "", "write the QR code picture (PNG) to this file")
 	fs.Bool("plain", false, "the plain SD-JWT presentation text instead of the compact EZ1: form")
+	fs.Bool("offline", false, "make the QR on this phone with its holder key and the credential cached by sync: no network")
 	cmd.MarkFlagRequired("disclose")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		disclose, _ := fs.GetStringSlice("disclose")
 		if len(disclose) == 0 {
 			return errors.New("--disclose: name at least one claim")
 		}
+		if offline, _ := fs.GetBool("offline"); offline {
+			p, err := loadProfile(getString(cmd.Flags(), "profile"))
+			if err != nil {
+				return err
+			}
+			plain, _ := fs.GetBool("plain")
+			out, png, err := offlineQR(p, args[0], disclose, getString(fs, "audience"), plain, time.Now())
+			if err != nil {
+				return err
+			}
+			return writeQROutput(stdout, out, png, getString(fs, "png"))
+		}
 		c, err := openCitizen(cmd)
 		if err != nil {
 			return err
 		}
-		path := "/bridge/v1/credentials/" + url.PathEscape(args[0]) + "/qr"
+		query := ""
 		if plain, _ := fs.GetBool("plain"); plain {
-			path += "?form=plain"
+			query = "?form=plain"
+		}
+		body := map[string]any{"disclose": disclose, "audience": getString(fs, "audience")}
+		path := "/bridge/v1/credentials/" + url.PathEscape(args[0]) + "/qr" + query
+		status, rb, err := bridgeCall(cmd.Context(), c.hc, c.p, http.MethodPost, c.url(path), body)
+		if err != nil {
+			return err
 		}
 		var out map[string]any
-		if _, err := c.call(cmd.Context(), http.MethodPost, path, map[string]any{"disclose": disclose, "audience": getString(fs, "audience")},
-			&out, http.StatusOK); err != nil {
+		switch {
+		case status == http.StatusOK:
+			err = json.Unmarshal(rb, &out)
+		case status == http.StatusConflict && problemType(rb) == "/problems/holder-key-on-device" && c.p.HolderKeyID != "":
+			out, err = c.presentOnDevice(cmd, args[0], body, query) // the phone signs the KB-JWT
+		default:
+			err = bridgeError(http.MethodPost, c.url(path), status, rb)
+		}
+		if err != nil {
 			return err
 		}
 		png, _ := out["png"].(string)
 		delete(out, "png")
-		if file := getString(fs, "png"); file != "" {
-			b, err := base64.StdEncoding.DecodeString(png)
-			if err != nil {
-				return fmt.Errorf("the bridge's PNG: %w", err)
-			}
-			if err := os.WriteFile(file, b, 0o600); err != nil {
-				return err
-			}
-			out["png"] = file
+		b, err := base64.StdEncoding.DecodeString(png)
+		if err != nil {
+			return fmt.Errorf("the bridge's PNG: %w", err)
 		}
-		return printJSON(stdout, out)
+		return writeQROutput(stdout, out, b, getString(fs, "png"))
 	}
 	return cmd
 }
@@ -467,7 +513,9 @@ the citizen's credentials and claims would answer. With --yes it then shares tho
 (and prints what was shared); with --decline it tells the verifier no.
 
 A request can be opened only once, so without --yes or --decline the verified request is
-kept in the profile: "ezheng citizen share --yes" (or --decline), with no link, answers it.`,
+kept in the profile: "ezheng citizen share --yes" (or --decline), with no link, answers it.
+A credential bound to this phone's holder key is shared in two steps: the bridge hands the
+key-binding JWT to sign (aud the verifier, nonce the request's), the phone signs it.`,
 		Args: cobra.MaximumNArgs(1),
 	}
 	fs := cmd.Flags()
@@ -509,7 +557,21 @@ kept in the profile: "ezheng citizen share --yes" (or --decline), with no link, 
 		switch {
 		case yes:
 			var res map[string]any
-			if _, err := c.call(ctx, http.MethodPost, "/bridge/v1/share-requests/consent", map[string]string{"request": request}, &res, http.StatusOK); err != nil {
+			status, rb, err := bridgeCall(ctx, c.hc, c.p, http.MethodPost, c.url("/bridge/v1/share-requests/consent"), map[string]string{"request": request})
+			switch {
+			case err != nil:
+				return err
+			case status == http.StatusOK:
+				err = json.Unmarshal(rb, &res)
+			case status == http.StatusAccepted: // a credential bound to this phone's holder key: sign its KB-JWT
+				var sign wallet.ShareSigning
+				if err = json.Unmarshal(rb, &sign); err == nil {
+					res, err = c.signShare(cmd, sign)
+				}
+			default:
+				err = bridgeError(http.MethodPost, c.url("/bridge/v1/share-requests/consent"), status, rb)
+			}
+			if err != nil {
 				return err
 			}
 			if err := answered(); err != nil {

@@ -60,24 +60,7 @@ the device key: the demo citizen's phone, or the one in --device-key.`,
 		if err != nil {
 			return err
 		}
-		jkt, err := dpop.Thumbprint(jose.JSONWebKey{Key: device.Public()})
-		if err != nil {
-			return err
-		}
-		alg := jose.ES256
-		if _, ok := key.(ed25519.PrivateKey); ok {
-			alg = jose.EdDSA
-		}
-		s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, (&jose.SignerOptions{EmbedJWK: true}).WithType(wallet.HolderKeyProofType))
-		if err != nil {
-			return err
-		}
-		payload, _ := json.Marshal(map[string]any{"aud": args[0], "iat": time.Now().Unix(), "nonce": jkt})
-		jws, err := s.Sign(payload)
-		if err != nil {
-			return err
-		}
-		out, err := jws.CompactSerialize()
+		out, err := holderKeyProof(key, device, args[0], time.Now())
 		if err != nil {
 			return err
 		}
@@ -85,6 +68,33 @@ the device key: the demo citizen's phone, or the one in --device-key.`,
 		return err
 	}
 	return cmd
+}
+
+// holderKeyProof is the proof with which a phone registers the holder key key
+// (POST /bridge/v1/holder-keys, whose public URL is aud): a holder-key+jwt signed by key with
+// its public JWK in the header, the nonce the thumbprint of the phone's DPoP device key.
+func holderKeyProof(key, device crypto.Signer, aud string, now time.Time) (string, error) {
+	jkt, err := dpop.Thumbprint(jose.JSONWebKey{Key: device.Public()})
+	if err != nil {
+		return "", err
+	}
+	alg := jose.ES256
+	if _, ok := key.(ed25519.PrivateKey); ok {
+		alg = jose.EdDSA
+	}
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, (&jose.SignerOptions{EmbedJWK: true}).WithType(wallet.HolderKeyProofType))
+	if err != nil {
+		return "", err
+	}
+	payload, err := json.Marshal(map[string]any{"aud": aud, "iat": now.Unix(), "nonce": jkt})
+	if err != nil {
+		return "", err
+	}
+	jws, err := s.Sign(payload)
+	if err != nil {
+		return "", err
+	}
+	return jws.CompactSerialize()
 }
 
 // demoSignCmd signs a JWS signing input the bridge hands the app (a KB-JWT or an OpenID4VCI

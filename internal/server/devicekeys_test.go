@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +20,10 @@ import (
 	"github.com/ezheng/ezheng/internal/compactqr"
 	"github.com/ezheng/ezheng/internal/demo"
 	"github.com/ezheng/ezheng/internal/dpop"
+	"github.com/ezheng/ezheng/internal/oid4vp"
 	"github.com/ezheng/ezheng/internal/sdjwt"
+	"github.com/ezheng/ezheng/verifier"
+	"github.com/ezheng/ezheng/verifier/verifierhttp"
 	"github.com/ezheng/ezheng/wallet"
 )
 
@@ -491,5 +495,205 @@ func TestDeviceHolderKeyDeferredOffer(t *testing.T) {
 	}
 	if res := f.verify(a.QR, ""); !res.Valid {
 		t.Errorf("counter: %v", res.failed())
+	}
+}
+
+// TestDeviceHolderKeyShareOnline: a citizen holds two licences, one bound to a holder key on
+// the phone and one to the wallet-held key. Sharing the wallet-held one stays one step.
+// Sharing the phone-bound one is two: consent answers 202 with the KB-JWT to sign (aud = the
+// verifier's client_id, nonce = the request's, sd_hash of the SD-JWT shown), the phone signs,
+// the wallet checks and posts, and the online service's session is verified with exactly the
+// two claims. A wrong or missing signature, another citizen or device, a replay and a late
+// answer are refused with problems and send nothing to the verifier.
+func TestDeviceHolderKeyShareOnline(t *testing.T) {
+	f := newFixture(t)
+	phone := f.newCitizen("冯一")
+	holder, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	hk := f.registerHolderKey(t, phone, holder)
+	onDevice := f.receiveHeld(t, phone.Token, f.issue("DrivingLicence", hk.DID, licence))
+	onServer := f.receiveHeld(t, phone.Token, f.issue("DrivingLicence", phone.DID, licence))
+
+	// The app may cache the phone-bound licence's text (its key never leaves the phone); the
+	// wallet-held one's text stays in the wallet.
+	for _, tc := range []struct {
+		id       string
+		onDevice bool
+	}{{onDevice, true}, {onServer, false}} {
+		r := f.do(http.MethodGet, "/bridge/v1/credentials/"+tc.id, phone.Token, "", nil)
+		var cr wallet.Credential
+		if r.status != http.StatusOK || json.Unmarshal(r.body, &cr) != nil {
+			t.Fatalf("detail: HTTP %d %s", r.status, r.body)
+		}
+		if got := cr.Text != "" && cr.HolderKey == hk.ID; got != tc.onDevice || !tc.onDevice && (cr.Text != "" || cr.HolderKey != "") {
+			t.Errorf("detail of %s: holder_key %q, credential %.30q; want the text %v", tc.id, cr.HolderKey, cr.Text, tc.onDevice)
+		}
+		if tc.onDevice {
+			if sd, err := sdjwt.Parse(cr.Text); err != nil || len(sd.Disclosures) != len(licence) || sd.KeyBinding != "" {
+				t.Errorf("cached text: %v", err)
+			}
+		}
+	}
+	wantProblem(t, "another citizen's credential", f.do(http.MethodGet, "/bridge/v1/credentials/"+onDevice, f.newCitizen("褚三").Token, "", nil),
+		http.StatusNotFound, "not-found")
+
+	// open opens a new request of the online service and returns the consent view.
+	open := func() (verifierhttp.VPCreated, wallet.ShareRequest, oid4vp.AuthorizationRequest) {
+		t.Helper()
+		created := f.vpCreate()
+		r := f.doJSON(http.MethodPost, "/bridge/v1/share-requests", phone.Token, map[string]any{"uri": created.URI})
+		var view wallet.ShareRequest
+		if r.status != http.StatusOK || json.Unmarshal(r.body, &view) != nil || !view.Satisfiable || len(view.Credentials[0].Options) != 2 {
+			t.Fatalf("open: HTTP %d %s", r.status, r.body)
+		}
+		payload, _ := base64.RawURLEncoding.DecodeString(strings.Split(view.Request, ".")[1])
+		var ar oid4vp.AuthorizationRequest
+		if err := json.Unmarshal(payload, &ar); err != nil {
+			t.Fatal(err)
+		}
+		return created, view, ar
+	}
+	consent := func(view wallet.ShareRequest, credID string) response {
+		t.Helper()
+		return f.doJSON(http.MethodPost, "/bridge/v1/share-requests/consent", phone.Token,
+			map[string]any{"request": view.Request, "choose": map[string]string{view.Credentials[0].QueryID: credID}})
+	}
+	sessionIs := func(what, id, want string) {
+		t.Helper()
+		if s := f.vpSession(id); s.Status != want {
+			t.Fatalf("%s: session %s, want %s", what, s.Status, want)
+		}
+	}
+
+	// The wallet-held licence: one step, as before.
+	created, view, _ := open()
+	if r := consent(view, onServer); r.status != http.StatusOK {
+		t.Fatalf("one-step consent: HTTP %d %s", r.status, r.body)
+	}
+	sessionIs("wallet-held licence", created.ID, verifier.VPVerified)
+
+	// The phone-bound licence: consent answers with what to sign, and sends nothing yet.
+	created, view, ar := open()
+	r := consent(view, onDevice)
+	var sign wallet.ShareSigning
+	if r.status != http.StatusAccepted || json.Unmarshal(r.body, &sign) != nil || len(sign.Sign) != 1 {
+		t.Fatalf("consent: HTTP %d %s", r.status, r.body)
+	}
+	sessionIs("waiting for the phone", created.ID, verifier.VPFetched)
+	kb := sign.Sign[0]
+	var kbPayload struct {
+		Aud    string `json:"aud"`
+		Iat    int64  `json:"iat"`
+		Nonce  string `json:"nonce"`
+		SDHash string `json:"sd_hash"`
+	}
+	if err := json.Unmarshal(kb.Payload, &kbPayload); err != nil {
+		t.Fatal(err)
+	}
+	if kbPayload.Aud != f.srv.OpenID4VP.ClientID() || kbPayload.Nonce != ar.Nonce || kbPayload.SDHash != sdjwt.SDHash(kb.SDJWT) ||
+		kbPayload.Iat != f.clock.Now().Unix() || string(kb.Header) != `{"alg":"ES256","typ":"kb+jwt"}` {
+		t.Errorf("KB-JWT to sign: header %s payload %s", kb.Header, kb.Payload)
+	}
+	if kb.CredentialID != onDevice || kb.HolderKey != hk.ID || strings.Count(kb.SDJWT, "~") != len(shareClaims)+1 ||
+		len(sign.Shared) != 1 || !slices.Equal(sign.Shared[0].Disclosed, shareClaims) || sign.Verifier.ClientID != f.srv.OpenID4VP.ClientID() {
+		t.Errorf("share signing: %s", r.body)
+	}
+
+	// Refusals send nothing; the request can still be completed afterwards.
+	path := "/bridge/v1/share-requests/consent/" + sign.ID + "/complete"
+	good := signInput(t, holder, kb.SigningInput)
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	sigs := func(sig string) map[string]any {
+		return map[string]any{"signatures": map[string]string{kb.QueryID: sig}}
+	}
+	wantProblem(t, "signed by another key", f.doJSON(http.MethodPost, path, phone.Token, sigs(signInput(t, other, kb.SigningInput))),
+		http.StatusUnprocessableEntity, "invalid-device-signature")
+	wantProblem(t, "the signature of another input", f.doJSON(http.MethodPost, path, phone.Token, sigs(signInput(t, holder, kb.SigningInput+"x"))),
+		http.StatusUnprocessableEntity, "invalid-device-signature")
+	wantProblem(t, "no signatures", f.doJSON(http.MethodPost, path, phone.Token, map[string]any{}), http.StatusBadRequest, "malformed-request")
+	wantProblem(t, "a query not asked", f.doJSON(http.MethodPost, path, phone.Token,
+		map[string]any{"signatures": map[string]string{kb.QueryID: good, "other": good}}), http.StatusBadRequest, "malformed-request")
+	intruder := f.newCitizen("陈二")
+	wantProblem(t, "another citizen", f.doJSON(http.MethodPost, path, intruder.Token, sigs(good)), http.StatusNotFound, "not-found")
+	secondPhone := f.addDevice(phone.ID, phone.Name, phone.DID)
+	wantProblem(t, "another device of the citizen", f.doJSON(http.MethodPost, path, secondPhone.Token, sigs(good)), http.StatusNotFound, "not-found")
+	wantProblem(t, "a counter presentation's path", f.doJSON(http.MethodPost, completePath(onDevice, sign.ID), phone.Token, map[string]any{"signature": good}),
+		http.StatusNotFound, "not-found")
+	sessionIs("after refusals", created.ID, verifier.VPFetched)
+
+	// The phone's signature: the wallet posts, the service sees the two claims verified.
+	r = f.doJSON(http.MethodPost, path, phone.Token, sigs(good))
+	var shared wallet.ShareResult
+	if r.status != http.StatusOK || json.Unmarshal(r.body, &shared) != nil || len(shared.Shared) != 1 || shared.Shared[0].CredentialID != onDevice {
+		t.Fatalf("complete: HTTP %d %s", r.status, r.body)
+	}
+	s := f.vpSession(created.ID)
+	if s.Status != verifier.VPVerified || s.Result == nil || !s.Result.Valid || len(s.Result.Credentials) != 1 {
+		t.Fatalf("session: %+v %+v", s, s.Result)
+	}
+	if claims := s.Result.Credentials[0].Result.Claims; len(claims) != len(shareClaims) || claims["family_name"] != licence["family_name"] {
+		t.Errorf("the service saw %v", claims)
+	}
+	wantProblem(t, "replayed", f.doJSON(http.MethodPost, path, phone.Token, sigs(good)), http.StatusConflict, "signing-request-used")
+
+	// The history has it, like a wallet-signed share.
+	page, err := f.srv.Wallet.History(t.Context(), wallet.Citizen{ID: phone.ID}, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Presentations) != 2 || page.Presentations[0].CredentialID != onDevice || page.Presentations[0].Channel != wallet.ChannelOpenID4VP ||
+		page.Presentations[0].Result != wallet.ResultPresented || !slices.Equal(page.Presentations[0].Claims, shareClaims) {
+		t.Errorf("history: %+v", page.Presentations)
+	}
+
+	// Too late: the KB-JWT would be stale at the verifier; nothing is sent.
+	created, view, _ = open()
+	r = consent(view, onDevice)
+	if r.status != http.StatusAccepted || json.Unmarshal(r.body, &sign) != nil {
+		t.Fatalf("consent: HTTP %d %s", r.status, r.body)
+	}
+	f.clock.Add(61 * time.Second)
+	wantProblem(t, "expired", f.doJSON(http.MethodPost, "/bridge/v1/share-requests/consent/"+sign.ID+"/complete", phone.Token,
+		map[string]any{"signatures": map[string]string{sign.Sign[0].QueryID: signInput(t, holder, sign.Sign[0].SigningInput)}}),
+		http.StatusGone, "signing-request-expired")
+	sessionIs("expired signing request", created.ID, verifier.VPFetched)
+}
+
+// TestDeviceHolderKeyShareMixed: one request answered by a wallet-held licence and a
+// phone-bound one: the wallet signs its own at once, the phone signs only the other, and the
+// service verifies both presentations of the one response.
+func TestDeviceHolderKeyShareMixed(t *testing.T) {
+	f := newFixture(t)
+	phone := f.newCitizen("卫四")
+	holder, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	hk := f.registerHolderKey(t, phone, holder)
+	onDevice := f.receiveHeld(t, phone.Token, f.issue("DrivingLicence", hk.DID, licence))
+	onServer := f.receiveHeld(t, phone.Token, f.issue("DrivingLicence", phone.DID, licence))
+	q := `{"credentials":[` +
+		`{"id":"held","format":"dc+sd-jwt","meta":{"vct_values":["urn:ezheng:vct:DrivingLicence"]},"claims":[{"path":["family_name"]}]},` +
+		`{"id":"phone","format":"dc+sd-jwt","meta":{"vct_values":["urn:ezheng:vct:DrivingLicence"]},"claims":[{"path":["licence_class"]}]}]}`
+	r := f.doJSON(http.MethodPost, "/verifier/v1/oid4vp/requests", f.world.Service.Token, map[string]any{"dcql_query": json.RawMessage(q)})
+	var created verifierhttp.VPCreated
+	if r.status != http.StatusCreated || json.Unmarshal(r.body, &created) != nil {
+		t.Fatalf("create request: HTTP %d %s", r.status, r.body)
+	}
+	r = f.doJSON(http.MethodPost, "/bridge/v1/share-requests", phone.Token, map[string]any{"uri": created.URI})
+	var view wallet.ShareRequest
+	if r.status != http.StatusOK || json.Unmarshal(r.body, &view) != nil || !view.Satisfiable {
+		t.Fatalf("open: HTTP %d %s", r.status, r.body)
+	}
+	r = f.doJSON(http.MethodPost, "/bridge/v1/share-requests/consent", phone.Token,
+		map[string]any{"request": view.Request, "choose": map[string]string{"held": onServer, "phone": onDevice}})
+	var sign wallet.ShareSigning
+	if r.status != http.StatusAccepted || json.Unmarshal(r.body, &sign) != nil || len(sign.Sign) != 1 || sign.Sign[0].QueryID != "phone" || len(sign.Shared) != 2 {
+		t.Fatalf("consent: HTTP %d %s", r.status, r.body)
+	}
+	r = f.doJSON(http.MethodPost, "/bridge/v1/share-requests/consent/"+sign.ID+"/complete", phone.Token,
+		map[string]any{"signatures": map[string]string{"phone": signInput(t, holder, sign.Sign[0].SigningInput)}})
+	if r.status != http.StatusOK {
+		t.Fatalf("complete: HTTP %d %s", r.status, r.body)
+	}
+	s := f.vpSession(created.ID)
+	if s.Status != verifier.VPVerified || s.Result == nil || !s.Result.Valid || len(s.Result.Credentials) != 2 {
+		t.Fatalf("session: %+v %+v", s, s.Result)
 	}
 }

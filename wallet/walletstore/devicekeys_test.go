@@ -6,12 +6,16 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/ezheng/ezheng/internal/sqlitedb"
 	"github.com/ezheng/ezheng/wallet"
 	"github.com/ezheng/ezheng/wallet/walletstore"
 )
@@ -155,5 +159,73 @@ func TestDeleteHolderKey(t *testing.T) {
 	}
 	if err := s.DeleteHolderKey(ctx, "cit_a", "hk_1"); !errors.Is(err, wallet.ErrNotFound) {
 		t.Errorf("twice: %v", err)
+	}
+}
+
+// TestShareSigningsMigration: migration 0040 rebuilds device_signings to take the kind
+// 'share'; requests stored before it survive, unknown kinds are still refused, and erasing a
+// citizen still deletes theirs (the trigger was made again).
+func TestShareSigningsMigration(t *testing.T) {
+	ctx := context.Background()
+	file := filepath.Join(t.TempDir(), "wallet.db")
+	// A wallet from before 0040, with one pending counter presentation.
+	before := fstest.MapFS{}
+	all, err := fs.Glob(os.DirFS("migrations"), "*.sql")
+	if err != nil || len(all) == 0 {
+		t.Fatalf("migrations: %v", err)
+	}
+	for _, name := range all {
+		if name >= "0040" {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("migrations", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[name] = &fstest.MapFile{Data: b}
+	}
+	db, err := sqlitedb.Open(ctx, file, before)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO citizens(id, name, holder_did, holder_kid, sealed_key, created_at) VALUES ('cit_a', 'a', 'did:a', 'did:a#0', x'00', 0)`,
+		`INSERT INTO devices(id, citizen_id, name, jkt, jwk, alg, created_at) VALUES ('dev_a', 'cit_a', 'phone', 'jkt-a', '{}', 'ES256', 0)`,
+		`INSERT INTO device_holder_keys(id, citizen_id, device_id, jkt, jwk, alg, did, created_at) VALUES ('hk_1', 'cit_a', 'dev_a', 'jkt-h', '{}', 'ES256', 'did:jwk:x', 0)`,
+		`INSERT INTO device_signings(id, citizen_id, device_id, holder_key_id, kind, credential_id, sealed, created_at, expires_at)
+			VALUES ('ds_old', 'cit_a', 'dev_a', 'hk_1', 'presentation', 'wc_1', x'01', 0, 60)`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO device_signings(id, citizen_id, device_id, holder_key_id, kind, credential_id, sealed, created_at, expires_at)
+		VALUES ('ds_x', 'cit_a', 'dev_a', 'hk_1', 'share', '', x'01', 0, 60)`); err == nil {
+		t.Fatal("a share signing request was stored before migration 0040")
+	}
+	db.Close()
+
+	s := open(t, file)
+	if p, sealed, err := s.Signing(ctx, "cit_a", "ds_old"); err != nil || p.Kind != wallet.SigningPresentation || p.CredentialID != "wc_1" || len(sealed) != 1 {
+		t.Fatalf("request from before the migration: %+v %v", p, err)
+	}
+	share := wallet.DeviceSigning{ID: "ds_share", CitizenID: "cit_a", DeviceID: "dev_a", HolderKeyID: "hk_1", Kind: wallet.SigningShare, CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)}
+	if err := s.SaveSigning(ctx, share, []byte("sealed")); err != nil {
+		t.Fatal(err)
+	}
+	if p, _, err := s.Signing(ctx, "cit_a", "ds_share"); err != nil || p.Kind != wallet.SigningShare {
+		t.Fatalf("share request: %+v %v", p, err)
+	}
+	share.ID, share.Kind = "ds_bad", "anything"
+	if err := s.SaveSigning(ctx, share, []byte("sealed")); err == nil {
+		t.Error("a signing request of an unknown kind was stored")
+	}
+	if _, err := s.EraseCitizen(ctx, "cit_a", wallet.AuditRecord{Subject: "x", At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"ds_old", "ds_share"} {
+		if _, _, err := s.Signing(ctx, "cit_a", id); !errors.Is(err, wallet.ErrNotFound) {
+			t.Errorf("%s after erasure: %v", id, err)
+		}
 	}
 }
