@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"slices"
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/ezheng/ezheng/internal/strictjson"
 )
 
 // maxDepth is the deepest nesting of JSON objects and arrays accepted in an operation's header
@@ -39,77 +40,24 @@ func decodeB64(s string) ([]byte, error) {
 	return b, nil
 }
 
-// decodeStrict decodes one JSON value: valid UTF-8, valid JSON, nothing after the value, no
-// repeated member names, nesting at most maxDepth. Numbers stay json.Number. Errors carry
-// CodeMalformed, or CodeTooLarge for nesting.
+// decodeStrict decodes one JSON value with strictjson.Decode: valid UTF-8, valid JSON, nothing
+// after the value, no repeated member names, nesting at most maxDepth; a syntax error anywhere
+// is reported first. Numbers stay json.Number. Errors carry CodeMalformed, or CodeTooLarge for
+// nesting.
 func decodeStrict(data []byte, what string) (any, error) {
-	if !utf8.Valid(data) {
-		return nil, opErr(CodeMalformed, "%s: invalid UTF-8", what)
-	}
-	if !json.Valid(data) {
-		return nil, opErr(CodeMalformed, "%s: not valid JSON", what)
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	v, err := readValue(dec, 1, what)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, opErr(CodeMalformed, "%s: data after the JSON value", what)
-	}
-	return v, nil
-}
-
-func readValue(dec *json.Decoder, depth int, what string) (any, error) {
-	tok, err := dec.Token()
-	if err != nil {
+	v, err := strictjson.Decode(data, strictjson.Options{MaxDepth: maxDepth, SyntaxFirst: true})
+	var e *strictjson.Error
+	switch {
+	case err == nil:
+		return v, nil
+	case !errors.As(err, &e):
 		return nil, opErr(CodeMalformed, "%s: %v", what, err)
-	}
-	d, ok := tok.(json.Delim)
-	if !ok {
-		return tok, nil // string, json.Number, bool or nil
-	}
-	if depth > maxDepth {
+	case e.Kind == strictjson.Depth:
 		return nil, opErr(CodeTooLarge, "%s: JSON nested deeper than %d", what, maxDepth)
+	case e.Kind == strictjson.Duplicate:
+		return nil, opErr(CodeMalformed, "%s: duplicate member %q", what, e.Name)
 	}
-	switch d {
-	case '{':
-		m := map[string]any{}
-		for dec.More() {
-			kt, err := dec.Token()
-			if err != nil {
-				return nil, opErr(CodeMalformed, "%s: %v", what, err)
-			}
-			k, _ := kt.(string)
-			if _, dup := m[k]; dup {
-				return nil, opErr(CodeMalformed, "%s: duplicate member %q", what, k)
-			}
-			v, err := readValue(dec, depth+1, what)
-			if err != nil {
-				return nil, err
-			}
-			m[k] = v
-		}
-		if _, err := dec.Token(); err != nil {
-			return nil, opErr(CodeMalformed, "%s: %v", what, err)
-		}
-		return m, nil
-	case '[':
-		a := []any{}
-		for dec.More() {
-			v, err := readValue(dec, depth+1, what)
-			if err != nil {
-				return nil, err
-			}
-			a = append(a, v)
-		}
-		if _, err := dec.Token(); err != nil {
-			return nil, opErr(CodeMalformed, "%s: %v", what, err)
-		}
-		return a, nil
-	}
-	return nil, opErr(CodeMalformed, "%s: unexpected %q", what, d)
+	return nil, opErr(CodeMalformed, "%s: %s", what, e.Reason()) // invalid UTF-8, not valid JSON
 }
 
 // canonicalJSON encodes v (built from maps, slices, strings, integers and bools) the way the

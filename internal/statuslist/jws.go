@@ -1,20 +1,19 @@
 package statuslist
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/ezheng/ezheng/internal/strictjson"
 )
 
 // Algs is the allow-list of JWS algorithms this package signs with and accepts: EdDSA (Ed25519)
@@ -149,72 +148,28 @@ func verifyJWS(tok string, key any, maxLen int, types ...string) (map[string]any
 	return header, payload, nil
 }
 
-// decodeObject decodes data as one strict JSON object: valid UTF-8 and JSON, nothing after the
-// value, no repeated member names, nesting at most maxDepth. Numbers stay json.Number. Errors
-// wrap ErrMalformed.
+// decodeObject decodes data as one strict JSON object with strictjson.Decode: valid UTF-8 and
+// JSON, nothing after the value, no repeated member names (encoding/json keeps the last,
+// another parser may keep the first), nesting at most maxDepth. A syntax error anywhere is
+// reported first, and a value other than an object last. Numbers stay json.Number. Errors wrap
+// ErrMalformed.
 func decodeObject(data []byte, what string) (map[string]any, error) {
-	if !utf8.Valid(data) || !json.Valid(data) {
+	v, err := strictjson.Decode(data, strictjson.Options{MaxDepth: maxDepth, SyntaxFirst: true})
+	var e *strictjson.Error
+	switch {
+	case err == nil:
+	case errors.As(err, &e) && e.Kind == strictjson.Depth:
+		return nil, fmt.Errorf("%w: %s: nested deeper than %d", ErrMalformed, what, maxDepth)
+	case e != nil && e.Kind == strictjson.Duplicate:
+		return nil, fmt.Errorf("%w: %s: member %q appears twice", ErrMalformed, what, e.Name)
+	default:
 		return nil, fmt.Errorf("%w: %s is not valid JSON", ErrMalformed, what)
 	}
-	// json.Valid has checked the grammar; this walk looks for what the grammar allows but we do
-	// not: repeated member names (encoding/json keeps the last, another parser may keep the
-	// first) and deep nesting.
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := checkValue(dec, 1); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, what, err)
-	}
-	dec = json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil || m == nil {
+	m, ok := v.(map[string]any)
+	if !ok {
 		return nil, fmt.Errorf("%w: %s is not a JSON object", ErrMalformed, what)
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("%w: %s: data after the JSON value", ErrMalformed, what)
-	}
 	return m, nil
-}
-
-// checkValue reads one JSON value from dec, rejecting repeated member names and nesting deeper
-// than maxDepth.
-func checkValue(dec *json.Decoder, depth int) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	d, ok := tok.(json.Delim)
-	if !ok {
-		return nil
-	}
-	if depth > maxDepth {
-		return fmt.Errorf("nested deeper than %d", maxDepth)
-	}
-	switch d {
-	case '{':
-		seen := map[string]bool{}
-		for dec.More() {
-			k, err := dec.Token()
-			if err != nil {
-				return err
-			}
-			name, _ := k.(string)
-			if seen[name] {
-				return fmt.Errorf("member %q appears twice", name)
-			}
-			seen[name] = true
-			if err := checkValue(dec, depth+1); err != nil {
-				return err
-			}
-		}
-	case '[':
-		for dec.More() {
-			if err := checkValue(dec, depth+1); err != nil {
-				return err
-			}
-		}
-	}
-	_, err = dec.Token() // the closing delimiter
-	return err
 }
 
 // numericDate reads the optional NumericDate claim name of claims. ok is false if it is absent.

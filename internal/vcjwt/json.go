@@ -4,10 +4,9 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"unicode/utf8"
+
+	"github.com/ezheng/ezheng/internal/strictjson"
 )
 
 // b64 is the encoding of every part of a compact JWS: base64url without padding.
@@ -30,86 +29,21 @@ func decodeSegment(s, what string) ([]byte, error) {
 	return b, nil
 }
 
-// decodeObject decodes data, which must be one JSON object, strictly: valid UTF-8, valid JSON
-// with nothing after the value, no object repeating a member name, nesting at most MaxDepth.
-// Numbers are kept as json.Number. what names the data in error messages. Errors wrap
-// ErrMalformed.
+// decodeObject decodes data, which must be one JSON object, strictly with strictjson.Decode:
+// valid UTF-8, valid JSON with nothing after the value, no object repeating a member name,
+// nesting at most MaxDepth. A syntax error anywhere is reported first, and a value other than
+// an object last. Numbers are kept as json.Number. what names the data in error messages.
+// Errors wrap ErrMalformed.
 func decodeObject(data []byte, what string) (map[string]any, error) {
-	if !utf8.Valid(data) {
-		return nil, fmt.Errorf("%w: %s: invalid UTF-8", ErrMalformed, what)
-	}
-	// json.Valid checks the grammar, so the token walk below only has to catch what the
-	// grammar allows and we do not: repeated member names and deep nesting.
-	if !json.Valid(data) {
-		return nil, fmt.Errorf("%w: %s: not valid JSON", ErrMalformed, what)
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	v, err := readValue(dec, 1)
+	v, err := strictjson.Decode(data, strictjson.Options{MaxDepth: MaxDepth, SyntaxFirst: true})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, what, err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("%w: %s: data after the JSON value", ErrMalformed, what)
+		return nil, strictjson.Wrap(err, ErrMalformed, ErrMalformed, what)
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
 		return nil, fmt.Errorf("%w: %s: not a JSON object", ErrMalformed, what)
 	}
 	return m, nil
-}
-
-// readValue reads the next JSON value from dec, which sits at nesting depth depth.
-func readValue(dec *json.Decoder, depth int) (any, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	d, ok := tok.(json.Delim)
-	if !ok {
-		return tok, nil // string, json.Number, bool or nil
-	}
-	if depth > MaxDepth {
-		return nil, fmt.Errorf("JSON nested deeper than %d", MaxDepth)
-	}
-	switch d {
-	case '{':
-		m := make(map[string]any)
-		for dec.More() {
-			kt, err := dec.Token()
-			if err != nil {
-				return nil, err
-			}
-			k, ok := kt.(string)
-			if !ok {
-				return nil, errors.New("object member name is not a string")
-			}
-			if _, dup := m[k]; dup {
-				return nil, fmt.Errorf("duplicate member name %q", k)
-			}
-			if m[k], err = readValue(dec, depth+1); err != nil {
-				return nil, err
-			}
-		}
-		if _, err := dec.Token(); err != nil { // the closing '}'
-			return nil, err
-		}
-		return m, nil
-	case '[':
-		a := []any{}
-		for dec.More() {
-			v, err := readValue(dec, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			a = append(a, v)
-		}
-		if _, err := dec.Token(); err != nil { // the closing ']'
-			return nil, err
-		}
-		return a, nil
-	}
-	return nil, fmt.Errorf("unexpected %q", d)
 }
 
 // encodeJSON encodes v compactly without HTML escaping (the bytes are signed, never embedded in

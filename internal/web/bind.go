@@ -10,12 +10,11 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/ezheng/ezheng/internal/problem"
+	"github.com/ezheng/ezheng/internal/strictjson"
 )
 
 // maxJSONDepth is the deepest nesting of arrays and objects Bind accepts.
@@ -147,122 +146,13 @@ func jsonKind(t reflect.Type) string {
 	return "a value of another kind"
 }
 
-// checkJSON reports the first reason data is not exactly one well-formed JSON value without
-// duplicate member names (compared after unescaping, ignoring case as foldName does) and no
-// deeper than maxJSONDepth. Its errors are safe to show to the client.
+// checkJSON reports the first reason, in the order of the input, that data is not exactly one
+// well-formed JSON value without duplicate member names (compared after unescaping, ignoring
+// case as encoding/json does when it matches struct fields) and no deeper than maxJSONDepth.
+// Like encoding/json it accepts invalid UTF-8 in strings, reading it as U+FFFD. Its errors are
+// *strictjson.Error values, whose text gives the byte offset and is safe to show to the client.
 func checkJSON(data []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber() // numbers are not converted, so no precision or range errors here
-	type frame struct {
-		object  bool
-		wantKey bool                // object: the next token is a member name
-		names   map[string]struct{} // object: folded names seen
-	}
-	var stack []frame
-	for {
-		offset := dec.InputOffset()
-		tok, err := dec.Token()
-		if err != nil {
-			return syntaxError(err, offset)
-		}
-		valueDone := false
-		switch tok := tok.(type) {
-		case json.Delim:
-			switch tok {
-			case '{', '[':
-				if len(stack) == maxJSONDepth {
-					return fmt.Errorf("JSON nested deeper than %d at offset %d", maxJSONDepth, offset)
-				}
-				stack = append(stack, frame{object: tok == '{', wantKey: tok == '{'})
-			default: // '}' or ']'
-				stack = stack[:len(stack)-1]
-				valueDone = true
-			}
-		case string:
-			if top := len(stack) - 1; top >= 0 && stack[top].wantKey {
-				f := &stack[top]
-				k := foldName(tok)
-				if _, dup := f.names[k]; dup {
-					return fmt.Errorf("duplicate member name %s at offset %d", quoteName(tok), offset)
-				}
-				if f.names == nil {
-					f.names = make(map[string]struct{})
-				}
-				f.names[k] = struct{}{}
-				f.wantKey = false
-			} else {
-				valueDone = true
-			}
-		default:
-			valueDone = true
-		}
-		if !valueDone {
-			continue
-		}
-		if len(stack) == 0 {
-			break
-		}
-		if top := &stack[len(stack)-1]; top.object {
-			top.wantKey = true
-		}
-	}
-	offset := dec.InputOffset()
-	if _, err := dec.Token(); err != io.EOF {
-		return fmt.Errorf("unexpected data after the JSON value at offset %d", offset)
-	}
-	return nil
-}
-
-func syntaxError(err error, offset int64) error {
-	var se *json.SyntaxError
-	switch {
-	case errors.As(err, &se):
-		return fmt.Errorf("invalid JSON at offset %d: %s", se.Offset, strings.TrimPrefix(se.Error(), "json: "))
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return fmt.Errorf("unexpected end of JSON at offset %d", offset)
-	default:
-		return fmt.Errorf("invalid JSON at offset %d", offset)
-	}
-}
-
-// quoteName quotes a member name for an error message, shortened to 64 bytes.
-func quoteName(s string) string {
-	const max = 64
-	if len(s) > max {
-		cut := max
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		return fmt.Sprintf("%q...", s[:cut])
-	}
-	return fmt.Sprintf("%q", s)
-}
-
-// foldName maps s to a key shared by exactly the strings strings.EqualFold considers equal:
-// every rune becomes the smallest rune of its Unicode simple case-folding orbit.
-func foldName(s string) string {
-	ascii := true
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			ascii = false
-			break
-		}
-	}
-	if ascii {
-		// The smallest rune of an ASCII letter's orbit is its upper case (even for k and s,
-		// whose orbits also hold the Kelvin sign and the long s).
-		return strings.ToUpper(s)
-	}
-	var b strings.Builder
-	b.Grow(len(s))
-	for _, r := range s {
-		m := r
-		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-			m = min(m, f)
-		}
-		b.WriteRune(m)
-	}
-	return b.String()
+	return strictjson.Check(data, strictjson.Options{MaxDepth: maxJSONDepth, FoldNames: true, AllowInvalidUTF8: true})
 }
 
 // BearerToken returns the token of an "Authorization: Bearer <token>" request header (RFC
