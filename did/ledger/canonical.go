@@ -24,6 +24,9 @@ const maxInt = 1<<53 - 1
 
 var b64 = base64.RawURLEncoding
 
+// b64Strict refuses non-zero unused trailing bits; made once (Strict allocates a new Encoding).
+var b64Strict = b64.Strict()
+
 // decodeB64 decodes canonical base64url without padding: only alphabet characters and zero
 // unused trailing bits, so every byte string has exactly one spelling.
 func decodeB64(s string) ([]byte, error) {
@@ -33,7 +36,7 @@ func decodeB64(s string) ([]byte, error) {
 			return nil, fmt.Errorf("byte %#x at offset %d is not base64url", c, i)
 		}
 	}
-	b, err := b64.Strict().DecodeString(s)
+	b, err := b64Strict.DecodeString(s)
 	if err != nil {
 		return nil, fmt.Errorf("not canonical base64url")
 	}

@@ -221,6 +221,9 @@ func splitJWS(tok, what string) ([3][]byte, error) {
 // b64 is base64url without padding, the encoding of every part of an SD-JWT.
 var b64 = base64.RawURLEncoding
 
+// b64Strict refuses non-zero unused trailing bits; made once (Strict allocates a new Encoding).
+var b64Strict = b64.Strict()
+
 // isB64 reports whether c is in the base64url alphabet.
 func isB64(c byte) bool {
 	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_'
@@ -234,7 +237,7 @@ func decodeB64(s string) ([]byte, error) {
 			return nil, fmt.Errorf("byte %#x at offset %d is not base64url", s[i], i)
 		}
 	}
-	b, err := b64.Strict().DecodeString(s)
+	b, err := b64Strict.DecodeString(s)
 	if err != nil {
 		return nil, errors.New("not canonical base64url")
 	}

@@ -219,7 +219,7 @@ func rawSplit(r string) (int, []byte, bool) {
 		if len(tail) < minRawRun || !looksRandom(tail) {
 			return nil, false
 		}
-		b, err := b64.Strict().DecodeString(tail) // r is all base64url: only length and unused bits can fail
+		b, err := b64Strict.DecodeString(tail) // r is all base64url: only length and unused bits can fail
 		return b, err == nil
 	}
 	if b, ok := try(0); ok {

@@ -20,6 +20,10 @@ const maxDepth = 32
 // b64 is the encoding used for every part of an SD-JWT: base64url without padding.
 var b64 = base64.RawURLEncoding
 
+// b64Strict is b64 refusing non-zero unused trailing bits (made once: Strict returns a new
+// Encoding on every call).
+var b64Strict = b64.Strict()
+
 // decodeB64 decodes a base64url string strictly: only the 64 alphabet characters (no padding,
 // no white space, no line breaks) and zero unused trailing bits. Encoding/base64 on its own
 // skips CR and LF and, without Strict, ignores trailing bits, which would let two different
@@ -31,7 +35,7 @@ func decodeB64(s string) ([]byte, error) {
 			return nil, fmt.Errorf("byte %#x at offset %d is not base64url", c, i)
 		}
 	}
-	b, err := b64.Strict().DecodeString(s)
+	b, err := b64Strict.DecodeString(s)
 	if err != nil {
 		return nil, errors.New("not canonical base64url")
 	}

@@ -66,6 +66,9 @@ const (
 // b64 is base64url without padding, the encoding of lst, of encodedList and of JWS parts.
 var b64 = base64.RawURLEncoding
 
+// b64Strict refuses non-zero unused trailing bits; made once (Strict allocates a new Encoding).
+var b64Strict = b64.Strict()
+
 // decodeB64 decodes s as canonical base64url: only the 64 alphabet characters (no padding, white
 // space or line breaks, which encoding/base64 would skip) and zero unused trailing bits, so that
 // every byte string has exactly one spelling.
@@ -76,7 +79,7 @@ func decodeB64(s string) ([]byte, error) {
 			return nil, fmt.Errorf("byte %#x at offset %d is not base64url", c, i)
 		}
 	}
-	b, err := b64.Strict().DecodeString(s)
+	b, err := b64Strict.DecodeString(s)
 	if err != nil {
 		return nil, errors.New("not canonical base64url")
 	}
