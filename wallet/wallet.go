@@ -304,7 +304,29 @@ func (s *Service) Receive(ctx context.Context, c Citizen, raw string) (cred Cred
 
 // Credentials lists c's credentials (metadata only).
 func (s *Service) Credentials(ctx context.Context, c Citizen) ([]Credential, error) {
-	return s.store.Credentials(ctx, c.ID)
+	list, err := s.store.Credentials(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	// What an app's list needs to show beside each: whether it is bound to a holder key on
+	// the phone (so it is shown with the phone's signature) and where its anchor stands.
+	for i := range list {
+		cr, err := s.Credential(ctx, c, list[i].ID)
+		if err != nil {
+			return nil, err
+		}
+		switch hk, onDevice, err := s.credentialKey(ctx, c, cr.Raw); {
+		case errors.Is(err, ErrNotBound):
+		case err != nil:
+			return nil, err
+		case onDevice:
+			list[i].HolderKey = hk.ID
+		}
+		if list[i].Anchor, err = s.anchorStatus(ctx, c.ID, list[i].ID, false); err != nil {
+			return nil, err
+		}
+	}
+	return list, nil
 }
 
 // Credential returns one of c's credentials with its raw form, or ErrNotFound.

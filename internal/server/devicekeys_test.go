@@ -257,6 +257,24 @@ func TestDeviceHolderKeyShowAtCounter(t *testing.T) {
 	if !found {
 		t.Fatalf("the device presentation is not in the history: %s", hr.body)
 	}
+	// The app's list says which credentials are bound to a key on this phone.
+	lr := f.do(http.MethodGet, "/bridge/v1/credentials", phone.Token, "", nil)
+	var listed struct {
+		Credentials []struct {
+			ID        string `json:"id"`
+			HolderKey string `json:"holder_key"`
+		} `json:"credentials"`
+	}
+	if lr.status != http.StatusOK || json.Unmarshal(lr.body, &listed) != nil {
+		t.Fatalf("list: HTTP %d %s", lr.status, lr.body)
+	}
+	bound := map[string]string{}
+	for _, c := range listed.Credentials {
+		bound[c.ID] = c.HolderKey
+	}
+	if bound[onDevice] == "" || bound[onServer] != "" {
+		t.Fatalf("listed holder keys = %v (phone-bound %s, wallet-held %s)", bound, onDevice, onServer)
+	}
 	wantProblem(t, "replayed", f.doJSON(http.MethodPost, completePath(onDevice, p.ID), phone.Token, map[string]any{"signature": good}),
 		http.StatusConflict, "signing-request-used")
 

@@ -426,6 +426,25 @@ func TestWalletFetchesAnchorReceipt(t *testing.T) {
 	if d.Anchor.State != "anchored" || d.Anchor.LeafIndex == nil || d.Anchor.TreeSize == 0 || d.Anchor.Log != server.DefaultLedgerOrigin || d.Anchor.Receipt == nil {
 		t.Fatalf("anchor after anchoring = %+v", d.Anchor)
 	}
+	// The list shows the same state (without the receipt, which only the detail carries).
+	lr := f.do(http.MethodGet, "/bridge/v1/credentials", tok, "", nil)
+	var listed struct {
+		Credentials []struct {
+			ID     string
+			Anchor *struct {
+				State   string          `json:"state"`
+				Receipt json.RawMessage `json:"receipt"`
+			} `json:"anchor"`
+		}
+	}
+	if lr.status != http.StatusOK || json.Unmarshal(lr.body, &listed) != nil {
+		t.Fatalf("list: HTTP %d %s", lr.status, lr.body)
+	}
+	for _, c := range listed.Credentials {
+		if c.ID == held.ID && (c.Anchor == nil || c.Anchor.State != "anchored" || c.Anchor.Receipt != nil) {
+			t.Fatalf("listed anchor of %s = %+v", c.ID, c.Anchor)
+		}
+	}
 	// The receipt the wallet keeps verifies offline with only the ledger's key, and is the
 	// one the issuer serves by digest.
 	v, err := note.NewVerifier(f.srv.LedgerKey)
