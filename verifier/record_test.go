@@ -122,6 +122,7 @@ func TestRecordsHoldNoPersonalData(t *testing.T) {
 	}
 	tables.Close()
 	var dump strings.Builder
+	cells := map[string]bool{} // every column value, as text
 	for _, n := range names {
 		rows, err := db.Query(`SELECT * FROM "` + n + `"`)
 		if err != nil {
@@ -136,6 +137,12 @@ func TestRecordsHoldNoPersonalData(t *testing.T) {
 			}
 			rows.Scan(ptrs...)
 			fmt.Fprintln(&dump, n, vals)
+			for _, v := range vals {
+				if b, ok := v.([]byte); ok {
+					v = string(b)
+				}
+				cells[fmt.Sprint(v)] = true
+			}
 		}
 		rows.Close()
 	}
@@ -145,7 +152,10 @@ func TestRecordsHoldNoPersonalData(t *testing.T) {
 		dump.Write(b)
 	}
 	for _, sec := range secrets {
-		if strings.Contains(dump.String(), sec) {
+		// A short value ("C1", "张") turns up by chance in random ids and sealed bytes: look
+		// for it as a whole value or quoted as JSON would hold it; a longer one anywhere.
+		short := len(sec) < 4 && (cells[sec] || strings.Contains(dump.String(), `"`+sec+`"`))
+		if short || len(sec) >= 4 && strings.Contains(dump.String(), sec) {
 			t.Errorf("the verifier database holds %q", sec)
 		}
 	}
