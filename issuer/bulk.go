@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/csv"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -323,29 +322,13 @@ func (s *Service) known(ctx context.Context, bs BatchStore, a Agency, ps []*prep
 // signOne builds and signs the SD-JWT VC of p with status entry e, and its other formats
 // (buildFormats), as Issue does.
 func (s *Service) signOne(ctx context.Context, is *sdjwt.Issuer, key *keys.Key, a Agency, p *prepared, e StatusEntry) (SealedCredential, error) {
-	now := s.now().UTC().Truncate(time.Second)
-	c := Credential{
-		ID: secret.SortableID("cred", s.now()), AgencyID: a.ID, Type: p.t.Name, Format: FormatSDJWTVC, Holder: p.req.Holder,
-		IssuedAt: now, ExpiresAt: now.Add(p.t.Validity),
-	}
-	payload := map[string]any{
-		"iss":    a.DID,
-		"vct":    p.t.VCT,
-		"iat":    now.Unix(),
-		"exp":    c.ExpiresAt.Unix(),
-		"cnf":    p.cnf,
-		"status": statuslist.StatusClaim(s.StatusListURI(e.List), e.Index),
-	}
-	for k, v := range p.req.Claims {
-		payload[k] = v
-	}
+	c, payload := s.newSDJWTVC(a, p.t, p.req.Holder, p.cnf, p.req.Claims)
+	payload["status"] = statuslist.StatusClaim(s.StatusListURI(e.List), e.Index)
 	raw, err := is.Issue(payload, p.t.Disclosable(p.req.Claims), 0, rand.Reader)
 	if err != nil {
 		return SealedCredential{}, fmt.Errorf("sign: %w", err)
 	}
-	c.Raw = raw
-	sum := sha256.Sum256(sdjwt.AnchoredForm(raw))
-	c.Digest = hex.EncodeToString(sum[:])
+	c.Raw, c.Digest = raw, sdjwt.AnchorDigest(raw)
 	if c.Formats, err = s.buildFormats(ctx, p.t, a, key, c, p.req.Claims, e); err != nil {
 		return SealedCredential{}, err
 	}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -440,23 +439,9 @@ func (s *Service) Issue(ctx context.Context, a Agency, req IssueRequest) (c Cred
 		return Credential{}, false, err
 	}
 	a.KID = cur.KID // key's kid, even if a was read before a key rotation
-	now := s.now().UTC().Truncate(time.Second)
-	c = Credential{
-		ID: secret.SortableID("cred", s.now()), AgencyID: a.ID, Type: t.Name, Format: FormatSDJWTVC, Holder: req.Holder,
-		IssuedAt: now, ExpiresAt: now.Add(t.Validity),
-	}
-	payload := map[string]any{
-		"iss": a.DID,
-		"vct": t.VCT,
-		"iat": now.Unix(),
-		"exp": c.ExpiresAt.Unix(),
-		"cnf": map[string]any{"jwk": holderKey.Public()},
-	}
-	for k, v := range req.Claims {
-		payload[k] = v
-	}
+	c, payload := s.newSDJWTVC(a, t, req.Holder, map[string]any{"jwk": holderKey.Public()}, req.Claims)
 	disclose := t.Disclosable(req.Claims)
-	signer, err := sdjwt.NewSigner(key.Signer(), FormatSDJWTVC, a.KID)
+	is, err := sdjwt.NewIssuer(key.Signer(), FormatSDJWTVC, a.KID)
 	if err != nil {
 		return Credential{}, false, err
 	}
@@ -471,13 +456,11 @@ func (s *Service) Issue(ctx context.Context, a Agency, req IssueRequest) (c Cred
 			return Credential{}, nil, err
 		}
 		payload["status"] = statuslist.StatusClaim(s.StatusListURI(e.List), e.Index)
-		raw, err := sdjwt.Issue(signer, payload, disclose, 0, rand.Reader)
+		raw, err := is.Issue(payload, disclose, 0, rand.Reader)
 		if err != nil {
 			return Credential{}, nil, fmt.Errorf("sign: %w", err)
 		}
-		c.Raw = raw
-		sum := sha256.Sum256(sdjwt.AnchoredForm(raw)) // what is anchored: any presentation can be matched
-		c.Digest = hex.EncodeToString(sum[:])
+		c.Raw, c.Digest = raw, sdjwt.AnchorDigest(raw)
 		return c, s.sealer.Seal([]byte(raw), []byte(c.ID)), nil
 	}
 	if err := s.store.SaveCredential(ctx, a.ID, req.IdempotencyKey, reqHash, sign); err != nil {
@@ -494,6 +477,22 @@ func (s *Service) Issue(ctx context.Context, a Agency, req IssueRequest) (c Cred
 	c.Formats = formats
 	s.log.InfoContext(ctx, "credential issued", "agency", a.ID, "credential", c.ID, "type", c.Type)
 	return c, true, nil
+}
+
+// newSDJWTVC returns the record of a new credential of type t that agency a issues now to
+// holder, and its SD-JWT VC payload before the status claim: the claims, plus iss, vct, iat,
+// exp and cnf (the binding to the holder's key). Issue and IssueMany both start here.
+func (s *Service) newSDJWTVC(a Agency, t *credtype.Type, holder string, cnf any, claims map[string]any) (Credential, map[string]any) {
+	now := s.now().UTC().Truncate(time.Second)
+	c := Credential{
+		ID: secret.SortableID("cred", s.now()), AgencyID: a.ID, Type: t.Name, Format: FormatSDJWTVC, Holder: holder,
+		IssuedAt: now, ExpiresAt: now.Add(t.Validity),
+	}
+	payload := map[string]any{"iss": a.DID, "vct": t.VCT, "iat": now.Unix(), "exp": c.ExpiresAt.Unix(), "cnf": cnf}
+	for k, v := range claims {
+		payload[k] = v
+	}
+	return c, payload
 }
 
 // Credential returns credential id issued by agency a, or ErrNotFound.

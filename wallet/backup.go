@@ -12,7 +12,6 @@ import (
 	"crypto/subtle"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -336,8 +335,7 @@ func (s *Service) Restore(ctx context.Context, c Citizen, file []byte, passphras
 		if _, err := sdjwt.Parse(bc.Raw); err != nil {
 			return RestoreResult{}, fmt.Errorf("%w: credential: %v", ErrBackupMalformed, err)
 		}
-		sum := sha256.Sum256(sdjwt.AnchoredForm(bc.Raw))
-		if hex.EncodeToString(sum[:]) != bc.Digest {
+		if sdjwt.AnchorDigest(bc.Raw) != bc.Digest {
 			return RestoreResult{}, fmt.Errorf("%w: a credential does not match its digest", ErrBackupMalformed)
 		}
 		cr := bc.Credential

@@ -6,8 +6,6 @@ package wallet
 import (
 	"context"
 	"crypto"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -283,9 +281,9 @@ func (s *Service) Receive(ctx context.Context, c Citizen, raw string) (cred Cred
 		names = append(names, d.Name)
 	}
 	sort.Strings(names)
-	sum := sha256.Sum256(sdjwt.AnchoredForm(raw)) // the issuer anchors the credential by this digest
+
 	cr := Credential{
-		ID: secret.ID("wc"), Type: vct, Issuer: iss, Format: "dc+sd-jwt", Digest: hex.EncodeToString(sum[:]),
+		ID: secret.ID("wc"), Type: vct, Issuer: iss, Format: "dc+sd-jwt", Digest: sdjwt.AnchorDigest(raw), // the issuer anchors the credential by this digest
 		Claims: names, IssuedAt: iat, ExpiresAt: exp, StoredAt: now.Truncate(time.Second), KeyVersion: keyVersionCitizen,
 	}
 	sealedRaw, err := s.sealCredential(ctx, c.ID, cr.ID, []byte(raw))

@@ -24,6 +24,8 @@
 package sdjwt
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -371,4 +373,11 @@ func AnchoredForm(s string) []byte {
 		return []byte(s[:i])
 	}
 	return []byte(s)
+}
+
+// AnchorDigest returns the lower-case hex SHA-256 of AnchoredForm(s): the digest by which an
+// issuer anchors a credential and a wallet asks for its receipt.
+func AnchorDigest(s string) string {
+	sum := sha256.Sum256(AnchoredForm(s))
+	return hex.EncodeToString(sum[:])
 }
