@@ -26,23 +26,7 @@ func TestCitizenDay(t *testing.T) {
 	defer stop()
 	path := func(name string) string { return filepath.Join(files, name) }
 	profile := path("li.json")
-	citizen := func(args ...string) (string, error) {
-		t.Helper()
-		return runCLI(t, append([]string{"citizen", "--profile", profile}, args...)...)
-	}
-	must := func(out string, err error) string {
-		t.Helper()
-		if err != nil {
-			t.Fatalf("%v\n%s", err, out)
-		}
-		return out
-	}
-	decode := func(out string, v any) {
-		t.Helper()
-		if err := json.Unmarshal([]byte(out), v); err != nil {
-			t.Fatalf("output is not JSON: %v\n%s", err, out)
-		}
-	}
+	citizen, must, decode := citizenCommands(t, profile)
 
 	// Enrol: the code comes from the demo server's dev outbox; the token stays in the profile.
 	if _, err := citizen("history"); err == nil || !strings.Contains(err.Error(), "no citizen profile") {

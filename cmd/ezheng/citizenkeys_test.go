@@ -24,23 +24,7 @@ func TestCitizenPhoneHeldKey(t *testing.T) {
 	defer stop()
 	path := func(name string) string { return filepath.Join(files, name) }
 	profile := path("zhou.json")
-	citizen := func(args ...string) (string, error) {
-		t.Helper()
-		return runCLI(t, append([]string{"citizen", "--profile", profile}, args...)...)
-	}
-	must := func(out string, err error) string {
-		t.Helper()
-		if err != nil {
-			t.Fatalf("%v\n%s", err, out)
-		}
-		return out
-	}
-	decode := func(out string, v any) {
-		t.Helper()
-		if err := json.Unmarshal([]byte(out), v); err != nil {
-			t.Fatalf("output is not JSON: %v\n%s", err, out)
-		}
-	}
+	citizen, must, decode := citizenCommands(t, profile)
 	must(citizen("enrol", "--server", w.BaseURL, "--phone", "+8613800138002", "--name", "周九", "--id-number", "11010519491231002X"))
 
 	// Without a holder key, nothing phone-bound can be done.

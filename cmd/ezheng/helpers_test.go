@@ -148,3 +148,26 @@ func fileExists(name string) bool {
 	_, err := os.Stat(name)
 	return err == nil
 }
+
+// citizenCommands returns, for a test, a runner of `ezheng citizen --profile profile …`, must
+// (which fails the test on an error) and decode (which fails it on output that is not JSON).
+func citizenCommands(t *testing.T, profile string) (citizen func(...string) (string, error), must func(string, error) string, decode func(string, any)) {
+	citizen = func(args ...string) (string, error) {
+		t.Helper()
+		return runCLI(t, append([]string{"citizen", "--profile", profile}, args...)...)
+	}
+	must = func(out string, err error) string {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		return out
+	}
+	decode = func(out string, v any) {
+		t.Helper()
+		if err := json.Unmarshal([]byte(out), v); err != nil {
+			t.Fatalf("output is not JSON: %v\n%s", err, out)
+		}
+	}
+	return citizen, must, decode
+}
